@@ -1,0 +1,7 @@
+#include "bindings/registry.h"
+
+namespace ember::bind {
+
+void bind_loss(pybind11::module_& m) { (void)m; }
+
+}  // namespace ember::bind

@@ -1,0 +1,30 @@
+#include <pybind11/stl.h>
+
+#include "bindings/registry.h"
+#include "cpu/runtime.h"
+
+namespace ember::bind {
+
+namespace py = pybind11;
+
+void bind_runtime(py::module_& m) {
+  m.def("build_info", [] {
+    py::dict d;
+    d["version"] = EMBER_VERSION;
+    d["compiler"] = EMBER_COMPILER;
+    d["build_type"] = EMBER_BUILD_TYPE;
+    d["openmp"] = openmp_enabled();
+    d["max_threads"] = get_num_threads();
+    d["simd_detected"] = simd_name(detected_simd());
+    d["simd"] = simd_name(active_simd());
+    d["cuda"] = false;
+    return d;
+  });
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("set_simd", &set_simd, py::arg("name"),
+        "Force the SIMD path: 'auto', 'generic' (portable fallback) or 'avx2'.");
+  m.def("get_simd", [] { return std::string(simd_name(active_simd())); });
+}
+
+}  // namespace ember::bind

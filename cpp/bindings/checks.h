@@ -1,0 +1,65 @@
+// Argument checking shared by every binding: each native entry point validates ndim, shape,
+// dtype and contiguity before the GIL is released, and reports errors as
+//   [op] name: expected ..., got ...
+// so that bad input raises ValueError/TypeError in Python instead of crashing the interpreter.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ember::bind {
+
+namespace py = pybind11;
+
+std::string shape_str(const py::array& a);
+std::string dims_str(const std::vector<int64_t>& dims);
+
+[[noreturn]] void fail_value(const char* op, const std::string& msg);
+[[noreturn]] void fail_type(const char* op, const std::string& msg);
+
+// Requires a C-contiguous float32/float64 array; returns its dtype's item size.
+void require_float(const py::array& a, const char* op, const char* name);
+void require_int64(const py::array& a, const char* op, const char* name);
+void require_contiguous(const py::array& a, const char* op, const char* name);
+void require_ndim(const py::array& a, int ndim, const char* op, const char* name,
+                  const char* layout);
+void require_same_dtype(const py::array& a, const py::array& b, const char* op, const char* name_a,
+                        const char* name_b);
+void require_shape(const py::array& a, const std::vector<int64_t>& dims, const char* op,
+                   const char* name);
+void require_positive(int64_t v, const char* op, const char* name);
+void require_nonnegative(int64_t v, const char* op, const char* name);
+
+std::vector<int64_t> dims_of(const py::array& a);
+
+inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
+
+// Calls f(T{}) with T = float or double according to a's dtype (a is already checked).
+template <typename F>
+decltype(auto) dispatch_float(const py::array& a, F&& f) {
+  if (is_float32(a)) return f(float{});
+  return f(double{});
+}
+
+template <typename T>
+py::array_t<T> empty_like_dims(const std::vector<int64_t>& dims) {
+  std::vector<py::ssize_t> shape(dims.begin(), dims.end());
+  return py::array_t<T>(shape);
+}
+
+template <typename T>
+T* mut_ptr(py::array& a) {
+  return static_cast<T*>(a.mutable_data());
+}
+template <typename T>
+const T* ptr(const py::array& a) {
+  return static_cast<const T*>(a.data());
+}
+
+}  // namespace ember::bind

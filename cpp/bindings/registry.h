@@ -1,0 +1,17 @@
+// One registration function per op family; module.cpp calls them all.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace ember::bind {
+
+void bind_runtime(pybind11::module_& m);
+void bind_gemm(pybind11::module_& m);        // gemm, linear
+void bind_conv(pybind11::module_& m);        // conv2d
+void bind_pool(pybind11::module_& m);        // max_pool2d, avg_pool2d
+void bind_activation(pybind11::module_& m);  // relu ... log_softmax
+void bind_loss(pybind11::module_& m);        // cross_entropy, bce, mse
+void bind_dropout(pybind11::module_& m);
+void bind_optim(pybind11::module_& m);       // fused sgd / adam steps
+
+}  // namespace ember::bind

@@ -1,0 +1,49 @@
+"""Build information and process-wide native settings (threads, SIMD path)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from ember import _C
+
+
+def build_info() -> dict:
+    """What this build of ember is: version, compiler, build type, OpenMP and its thread count,
+    the SIMD path chosen at run time, and whether CUDA was compiled in."""
+    return dict(_C.build_info())
+
+
+def get_num_threads() -> int:
+    """Threads ember's kernels use (OMP_NUM_THREADS at import, else all cores)."""
+    return _C.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the threads ember's kernels use; ignored (always 1) in a build without OpenMP."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    _C.set_num_threads(n)
+
+
+@contextmanager
+def simd_path(name: str) -> Iterator[None]:
+    """Run kernels on one SIMD path inside the block: 'generic' forces the portable fallback,
+    'avx2' the AVX2+FMA path, 'auto' the best one this CPU supports."""
+    previous = _C.get_simd()
+    _C.set_simd(name)
+    try:
+        yield
+    finally:
+        _C.set_simd("avx2" if previous == "avx2+fma" else previous)
+
+
+@contextmanager
+def num_threads(n: int) -> Iterator[None]:
+    """Run kernels with n threads inside the block."""
+    previous = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
