@@ -1,0 +1,21 @@
+// General matrix multiply on row-major matrices:
+//   C = alpha * op(A) @ op(B) + beta * C,   op(X) = X or X^T
+// op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides in elements.
+// beta == 0 means C is write-only (its old contents, even NaN, are ignored), as in BLAS.
+#pragma once
+
+#include <cstdint>
+
+namespace ember::cpu {
+
+// The fast path: packed, cache-blocked, SIMD microkernel, OpenMP-parallel.
+template <typename T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// The statement of the algorithm: plain triple loop, kept for tests and as documentation.
+template <typename T>
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+}  // namespace ember::cpu
