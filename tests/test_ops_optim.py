@@ -1,0 +1,319 @@
+"""Fused optimizer steps: 20-step trajectories of param and state against an independent float64
+NumPy implementation of PyTorch's rules and, when installed, against torch.optim itself."""
+
+import itertools
+
+import ember
+import numpy as np
+import pytest
+from ember import _C
+from op_harness import TOLERANCES, assert_close
+from reference import optim as ref
+
+try:
+    import torch
+except ImportError:
+    torch = None
+
+STEPS = 20
+SHAPE = (37, 29)  # 1073 elements: not a multiple of any vector width
+
+
+def problem(dtype, shape=SHAPE, seed=0):
+    """An initial parameter and STEPS gradients, rounded to dtype so that every implementation
+    starts from the same values."""
+    rng = np.random.default_rng(seed)
+    param = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape).astype(dtype) for _ in range(STEPS)]
+    return param, grads
+
+
+def sgd_configs():
+    rows = []
+    for momentum, dampening, nesterov, weight_decay, maximize in itertools.product(
+        (0.0, 0.9), (0.0, 0.5), (False, True), (0.0, 0.01), (False, True)
+    ):
+        if nesterov and (momentum == 0 or dampening != 0):
+            continue
+        rows.append(
+            {
+                "lr": 0.1,
+                "momentum": momentum,
+                "dampening": dampening,
+                "nesterov": nesterov,
+                "weight_decay": weight_decay,
+                "maximize": maximize,
+            }
+        )
+    return rows
+
+
+def adam_configs():
+    return [
+        {
+            "lr": 0.05,
+            "beta1": 0.9,
+            "beta2": 0.999,
+            "eps": 1e-8,
+            "weight_decay": wd,
+            "decoupled_weight_decay": dec,
+            "amsgrad": ams,
+            "maximize": mx,
+        }
+        for dec, ams, wd, mx in itertools.product(
+            (False, True), (False, True), (0.0, 0.01), (False, True)
+        )
+    ]
+
+
+NESTEROV_SGD = {
+    "lr": 0.1,
+    "momentum": 0.9,
+    "dampening": 0.0,
+    "nesterov": True,
+    "weight_decay": 0.01,
+    "maximize": False,
+}
+
+
+def config_id(cfg):
+    return ",".join(f"{k}={v}" for k, v in cfg.items() if k not in ("lr", "beta1", "beta2", "eps"))
+
+
+def run_native_sgd(param, grads, cfg):
+    param = param.copy()
+    # Garbage in the buffer: the first step must overwrite it, never read it.
+    buf = np.full_like(param, np.nan)
+    trajectory = []
+    for step, g in enumerate(grads):
+        _C.sgd_step(param, g, buf if cfg["momentum"] != 0 else None, first_step=step == 0, **cfg)
+        trajectory.append((param.copy(), buf.copy() if cfg["momentum"] != 0 else None))
+    return trajectory
+
+
+def run_reference_sgd(param, grads, cfg):
+    param, buf = param.astype(np.float64), None
+    trajectory = []
+    for g in grads:
+        param, buf = ref.sgd_step(param, g.astype(np.float64), buf, **cfg)
+        trajectory.append((param, buf))
+    return trajectory
+
+
+def run_native_adam(param, grads, cfg):
+    param = param.copy()
+    exp_avg, exp_avg_sq, vmax = (np.zeros_like(param) for _ in range(3))
+    extra = {"max_exp_avg_sq": vmax} if cfg["amsgrad"] else {}
+    trajectory = []
+    for step, g in enumerate(grads, start=1):
+        _C.adam_step(param, g, exp_avg, exp_avg_sq, step, **cfg, **extra)
+        trajectory.append((param.copy(), exp_avg.copy(), exp_avg_sq.copy(), vmax.copy()))
+    return trajectory
+
+
+def run_reference_adam(param, grads, cfg):
+    param = param.astype(np.float64)
+    state = ref.adam_state(param, cfg["amsgrad"])
+    trajectory = []
+    for g in grads:
+        param, state = ref.adam_step(param, g.astype(np.float64), state, **cfg)
+        vmax = state.get("max_exp_avg_sq", np.zeros_like(param))
+        trajectory.append((param, state["exp_avg"], state["exp_avg_sq"], vmax))
+    return trajectory
+
+
+def torch_trajectory(param, grads, make_optimizer):
+    p = torch.tensor(param.copy(), requires_grad=True)
+    opt = make_optimizer([p])
+    trajectory = []
+    for g in grads:
+        p.grad = torch.tensor(g)
+        opt.step()
+        trajectory.append(p.detach().numpy().copy())
+    return trajectory
+
+
+def compare_trajectories(native, expected, names, dtype, label):
+    rtol, atol = TOLERANCES[dtype]
+    for step, (got_state, want_state) in enumerate(zip(native, expected), start=1):
+        for name, got, want in zip(names, got_state, want_state):
+            if want is None:
+                continue
+            assert got.dtype == dtype, f"{label}: {name} dtype {got.dtype}"
+            assert_close(got, want, rtol, atol, f"{label} step {step} {name}")
+
+
+@pytest.mark.parametrize("cfg", sgd_configs(), ids=config_id)
+def test_sgd_trajectory(cfg, dtype):
+    param, grads = problem(dtype)
+    native = run_native_sgd(param, grads, cfg)
+    expected = run_reference_sgd(param, grads, cfg)
+    assert np.abs(expected[-1][0] - param).max() > 0.1, "the trajectory should move the parameter"
+    compare_trajectories(native, expected, ("param", "momentum_buffer"), dtype, f"sgd {cfg}")
+
+
+@pytest.mark.parametrize("cfg", adam_configs(), ids=config_id)
+def test_adam_trajectory(cfg, dtype):
+    param, grads = problem(dtype)
+    native = run_native_adam(param, grads, cfg)
+    expected = run_reference_adam(param, grads, cfg)
+    assert np.abs(expected[-1][0] - param).max() > 0.1, "the trajectory should move the parameter"
+    names = ("param", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    compare_trajectories(native, expected, names, dtype, f"adam {cfg}")
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@pytest.mark.parametrize("cfg", sgd_configs(), ids=config_id)
+def test_sgd_matches_torch(cfg, dtype):
+    param, grads = problem(dtype, seed=1)
+    expected = torch_trajectory(param, grads, lambda ps: torch.optim.SGD(ps, **cfg, foreach=False))
+    native = [state[0] for state in run_native_sgd(param, grads, cfg)]
+    reference = [state[0] for state in run_reference_sgd(param, grads, cfg)]
+    rtol, atol = TOLERANCES[dtype]
+    for step, (got, ref_param, want) in enumerate(zip(native, reference, expected), start=1):
+        assert_close(got, want, rtol, atol, f"sgd {cfg} step {step} vs torch")
+        if dtype == np.float64:
+            assert_close(ref_param, want, 1e-12, 1e-12, f"sgd {cfg} step {step} reference vs torch")
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+@pytest.mark.parametrize("cfg", adam_configs(), ids=config_id)
+def test_adam_matches_torch(cfg, dtype):
+    param, grads = problem(dtype, seed=1)
+    hyper = {
+        "lr": cfg["lr"],
+        "betas": (cfg["beta1"], cfg["beta2"]),
+        "eps": cfg["eps"],
+        "weight_decay": cfg["weight_decay"],
+        "amsgrad": cfg["amsgrad"],
+        "maximize": cfg["maximize"],
+        "foreach": False,
+    }
+    torch_class = torch.optim.AdamW if cfg["decoupled_weight_decay"] else torch.optim.Adam
+    expected = torch_trajectory(param, grads, lambda ps: torch_class(ps, **hyper))
+    native = [state[0] for state in run_native_adam(param, grads, cfg)]
+    reference = [state[0] for state in run_reference_adam(param, grads, cfg)]
+    rtol, atol = TOLERANCES[dtype]
+    for step, (got, ref_param, want) in enumerate(zip(native, reference, expected), start=1):
+        assert_close(got, want, rtol, atol, f"adam {cfg} step {step} vs torch")
+        if dtype == np.float64:
+            assert_close(
+                ref_param, want, 1e-12, 1e-12, f"adam {cfg} step {step} reference vs torch"
+            )
+
+
+@pytest.mark.parametrize("size", [0, 1, 7])
+def test_small_sizes(size, dtype):
+    param, grads = problem(dtype, shape=(size,))
+    sgd = NESTEROV_SGD
+    compare_trajectories(
+        run_native_sgd(param, grads, sgd),
+        run_reference_sgd(param, grads, sgd),
+        ("param", "momentum_buffer"),
+        dtype,
+        f"sgd size {size}",
+    )
+    adam = adam_configs()[-1]
+    compare_trajectories(
+        run_native_adam(param, grads, adam),
+        run_reference_adam(param, grads, adam),
+        ("param", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+        dtype,
+        f"adam size {size}",
+    )
+
+
+def test_thread_count_does_not_change_results():
+    """Each element is updated independently, so 1 and 2 threads agree bitwise on a size large
+    enough to be split."""
+    param, grads = problem(np.float32, shape=(50_001,))
+    sgd = NESTEROV_SGD
+    adam = adam_configs()[-1]
+    results = []
+    for threads in (1, 2):
+        with ember._runtime.num_threads(threads):
+            results.append(
+                (
+                    run_native_sgd(param, grads[:3], sgd)[-1],
+                    run_native_adam(param, grads[:3], adam)[-1],
+                )
+            )
+    for a, b in zip(itertools.chain(*results[0]), itertools.chain(*results[1])):
+        assert np.array_equal(a, b)
+
+
+def sgd_args(dtype=np.float32, n=5):
+    return np.ones(n, dtype), np.ones(n, dtype), np.zeros(n, dtype)
+
+
+def test_sgd_rejects_bad_input():
+    p, g, buf = sgd_args()
+    with pytest.raises(ValueError, match=r"\[sgd_step\] grad: expected 5 elements.*\(4,\)"):
+        _C.sgd_step(p, np.ones(4, np.float32), lr=0.1)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] momentum_buffer: expected 5 elements"):
+        _C.sgd_step(p, g, np.zeros(6, np.float32), lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match=r"\[sgd_step\] param and grad must share a dtype"):
+        _C.sgd_step(p, g.astype(np.float64), lr=0.1)
+    with pytest.raises(TypeError, match=r"\[sgd_step\] param and momentum_buffer must share"):
+        _C.sgd_step(p, g, buf.astype(np.float64), lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match=r"\[sgd_step\] param: expected float32 or float64"):
+        _C.sgd_step(p.astype(np.int32), g, lr=0.1)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] momentum_buffer is required"):
+        _C.sgd_step(p, g, None, lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError, match=r"\[sgd_step\] momentum_buffer: expected a NumPy array"):
+        _C.sgd_step(p, g, [0.0] * 5, lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] nesterov requires momentum > 0"):
+        _C.sgd_step(p, g, buf, lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] nesterov requires .*dampening 0.5"):
+        _C.sgd_step(p, g, buf, lr=0.1, momentum=0.9, dampening=0.5, nesterov=True)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] lr must be >= 0"):
+        _C.sgd_step(p, g, lr=-0.1)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] momentum must be >= 0"):
+        _C.sgd_step(p, g, buf, lr=0.1, momentum=-0.5)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] weight_decay must be >= 0"):
+        _C.sgd_step(p, g, lr=0.1, weight_decay=float("nan"))
+    with pytest.raises(ValueError, match=r"\[sgd_step\] param: expected a C-contiguous"):
+        _C.sgd_step(np.ones(10, np.float32)[::2], g, lr=0.1)
+    readonly = np.ones(5, np.float32)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match=r"\[sgd_step\] param: .*read-only"):
+        _C.sgd_step(readonly, g, lr=0.1)
+    with pytest.raises(ValueError, match=r"\[sgd_step\] param and momentum_buffer share memory"):
+        _C.sgd_step(p, g, p, lr=0.1, momentum=0.9)
+    with pytest.raises(TypeError):  # lr has no default
+        _C.sgd_step(p, g)
+    assert np.array_equal(p, np.ones(5, np.float32)), "a rejected step must not touch param"
+
+
+def adam_args(dtype=np.float32, n=5):
+    return np.ones(n, dtype), np.ones(n, dtype), np.zeros(n, dtype), np.zeros(n, dtype)
+
+
+def test_adam_rejects_bad_input():
+    p, g, m, v = adam_args()
+    with pytest.raises(ValueError, match=r"\[adam_step\] exp_avg_sq: expected 5 elements"):
+        _C.adam_step(p, g, m, np.zeros(3, np.float32), 1)
+    with pytest.raises(ValueError, match=r"\[adam_step\] grad: expected 5 elements"):
+        _C.adam_step(p, np.ones((2, 3), np.float32), m, v, 1)
+    with pytest.raises(TypeError, match=r"\[adam_step\] param and exp_avg must share a dtype"):
+        _C.adam_step(p, g, m.astype(np.float64), v, 1)
+    with pytest.raises(ValueError, match=r"\[adam_step\] max_exp_avg_sq is required"):
+        _C.adam_step(p, g, m, v, 1, amsgrad=True)
+    with pytest.raises(ValueError, match=r"\[adam_step\] max_exp_avg_sq: expected 5 elements"):
+        _C.adam_step(p, g, m, v, 1, amsgrad=True, max_exp_avg_sq=np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match=r"\[adam_step\] step must be >= 1"):
+        _C.adam_step(p, g, m, v, 0)
+    with pytest.raises(ValueError, match=r"\[adam_step\] beta1 must be in \[0, 1\), got 1.0"):
+        _C.adam_step(p, g, m, v, 1, beta1=1.0)
+    with pytest.raises(ValueError, match=r"\[adam_step\] beta2 must be in \[0, 1\)"):
+        _C.adam_step(p, g, m, v, 1, beta2=-0.1)
+    with pytest.raises(ValueError, match=r"\[adam_step\] eps must be >= 0"):
+        _C.adam_step(p, g, m, v, 1, eps=-1e-8)
+    with pytest.raises(ValueError, match=r"\[adam_step\] weight_decay must be >= 0"):
+        _C.adam_step(p, g, m, v, 1, weight_decay=-0.01)
+    with pytest.raises(ValueError, match=r"\[adam_step\] exp_avg and exp_avg_sq share memory"):
+        _C.adam_step(p, g, m, m, 1)
+    with pytest.raises(ValueError, match=r"\[adam_step\] exp_avg: expected a C-contiguous"):
+        _C.adam_step(p, g, np.zeros(10, np.float32)[::2], v, 1)
+    assert np.array_equal(p, np.ones(5, np.float32)), "a rejected step must not touch param"
+    assert not m.any() and not v.any(), "a rejected step must not touch the state"
