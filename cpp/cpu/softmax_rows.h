@@ -1,0 +1,18 @@
+// Row primitives shared by the softmax family (activation.cpp) and cross entropy (loss.cpp):
+// a row's max and its shifted exponential sum. float rows take the AVX2 path when it is active.
+#pragma once
+
+#include <cstdint>
+
+namespace ember::cpu {
+
+// max_j x[j], ignoring NaN entries; -inf for an empty row.
+template <typename T>
+T row_max(const T* x, int64_t n);
+
+// sum_j exp(x[j] - shift), accumulated in double; writes exp(x[j] - shift) to out[j] unless out
+// is null. With shift = row_max(x) every exponent is <= 0, so nothing overflows.
+template <typename T>
+double exp_shifted_sum(T* out, const T* x, T shift, int64_t n);
+
+}  // namespace ember::cpu
