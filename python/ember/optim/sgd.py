@@ -1,0 +1,81 @@
+"""Stochastic gradient descent with momentum (torch.optim.SGD)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ember._tensor import Tensor, _wrap
+from ember.optim.optimizer import Optimizer, ParamsT
+
+
+class SGD(Optimizer):
+    """SGD, with PyTorch's semantics, for each parameter p with gradient g:
+
+        g = -g if maximize else g
+        g = g + weight_decay * p
+        if momentum != 0:
+            b = g                                        on the first step
+            b = momentum * b + (1 - dampening) * g       afterwards
+            g = g + momentum * b if nesterov else b
+        p = p - lr * g
+
+    The momentum buffer b is state["momentum_buffer"]; the update is one fused kernel call.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    @staticmethod
+    def _validate(group: dict[str, Any]) -> None:
+        if not group["lr"] >= 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if not group["momentum"] >= 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if not group["weight_decay"] >= 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _update(self, param: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
+        backend = param._device.backend
+        momentum = group["momentum"]
+        buffer, first_step = None, False
+        if momentum != 0:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:
+                # The kernel overwrites it with the first gradient: no need to zero it.
+                buffer = state["momentum_buffer"] = _wrap(
+                    backend.empty(param.shape, param.dtype), param._device
+                )
+                first_step = True
+            buffer = buffer._data
+        backend.sgd_step(
+            param._data,
+            grad,
+            buffer,
+            lr=group["lr"],
+            momentum=momentum,
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+            first_step=first_step,
+        )
