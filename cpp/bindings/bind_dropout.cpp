@@ -92,9 +92,9 @@ py::array dropout_mask(int64_t n, double p, const py::handle& seed, const py::ha
   } catch (py::error_already_set&) {
     fail_type(op, "dtype: expected float32, float64 or bool, got " + std::string(py::repr(dtype)));
   }
-  if (dt.is(py::dtype::of<float>())) return mask_of<float>(n, p, s, o);
-  if (dt.is(py::dtype::of<double>())) return mask_of<double>(n, p, s, o);
-  if (dt.is(py::dtype::of<bool>())) {
+  if (holds<float>(dt)) return mask_of<float>(n, p, s, o);
+  if (holds<double>(dt)) return mask_of<double>(n, p, s, o);
+  if (holds<bool>(dt)) {
     // bool and uint8 share a layout; the kernel writes 0/1 bytes.
     static_assert(sizeof(bool) == sizeof(uint8_t));
     py::array bytes = mask_of<uint8_t>(n, p, s, o);

@@ -35,14 +35,14 @@ void require_contiguous(const py::array& a, const char* op, const char* name) {
 }
 
 void require_float(const py::array& a, const char* op, const char* name) {
-  if (!a.dtype().is(py::dtype::of<float>()) && !a.dtype().is(py::dtype::of<double>()))
+  if (!holds<float>(a.dtype()) && !holds<double>(a.dtype()))
     fail_type(op, std::string(name) + ": expected float32 or float64, got " +
                       std::string(py::str(a.dtype())));
   require_contiguous(a, op, name);
 }
 
 void require_int64(const py::array& a, const char* op, const char* name) {
-  if (!a.dtype().is(py::dtype::of<int64_t>()))
+  if (!holds<int64_t>(a.dtype()))
     fail_type(op, std::string(name) + ": expected int64, got " + std::string(py::str(a.dtype())));
   require_contiguous(a, op, name);
 }
@@ -56,7 +56,7 @@ void require_ndim(const py::array& a, int ndim, const char* op, const char* name
 
 void require_same_dtype(const py::array& a, const py::array& b, const char* op,
                         const char* name_a, const char* name_b) {
-  if (!a.dtype().is(b.dtype()))
+  if (a.dtype().normalized_num() != b.dtype().normalized_num())
     fail_type(op, std::string(name_a) + " and " + name_b + " must share a dtype, got " +
                       std::string(py::str(a.dtype())) + " and " + std::string(py::str(b.dtype())));
 }

@@ -38,7 +38,17 @@ void require_nonnegative(int64_t v, const char* op, const char* name);
 
 std::vector<int64_t> dims_of(const py::array& a);
 
-inline bool is_float32(const py::array& a) { return a.dtype().is(py::dtype::of<float>()); }
+// True when `dt` holds native-endian T. Compares type numbers, not dtype identity: NumPy can hand
+// out equal dtypes that are distinct objects (e.g. after newbyteorder('<') on a little-endian CPU).
+template <typename T>
+bool holds(const py::dtype& dt) {
+  const char order = dt.byteorder();
+  const char native_order = []{ const uint16_t one = 1; return *reinterpret_cast<const char*>(&one) ? '<' : '>'; }();
+  const bool native = order == '=' || order == '|' || order == native_order;
+  return native && dt.normalized_num() == py::dtype::of<T>().normalized_num();
+}
+
+inline bool is_float32(const py::array& a) { return holds<float>(a.dtype()); }
 
 // Calls f(T{}) with T = float or double according to a's dtype (a is already checked).
 template <typename F>
