@@ -1,0 +1,259 @@
+import numpy as np
+import pytest
+from ember import _C
+from op_harness import OpCase, check_case, check_thread_consistency
+from reference import conv as ref
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = None
+
+
+def conv_case(name, x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1, bias=True, **opts):
+    """One OpCase row; opts override OpCase fields (fd_points, tolerance_scale)."""
+    params = {
+        "stride": ref.pair(stride),
+        "padding": ref.pair(padding),
+        "dilation": ref.pair(dilation),
+        "groups": groups,
+    }
+    wrt = ("x", "weight", "bias") if bias else ("x", "weight")
+
+    def make_inputs(rng):
+        inputs = {"x": rng.standard_normal(x_shape), "weight": rng.standard_normal(w_shape)}
+        if bias:
+            inputs["bias"] = rng.standard_normal(w_shape[0])
+        return inputs
+
+    def native_backward(dout, a):
+        dx, dw, db = _C.conv2d_backward(dout, a["x"], a["weight"], **params, need_dbias=bias)
+        return {"x": dx, "weight": dw, "bias": db}
+
+    def reference_backward(dout, a):
+        dx, dw, db = ref.conv2d_backward(dout, a["x"], a["weight"], **params)
+        return {"x": dx, "weight": dw, "bias": db}
+
+    return OpCase(
+        name=name,
+        make_inputs=make_inputs,
+        native_forward=lambda a: _C.conv2d_forward(a["x"], a["weight"], a.get("bias"), **params),
+        reference_forward=lambda a: ref.conv2d(a["x"], a["weight"], a.get("bias"), **params),
+        wrt=wrt,
+        native_backward=native_backward,
+        reference_backward=reference_backward,
+        torch_forward=lambda t: F.conv2d(t["x"], t["weight"], t.get("bias"), **params),
+        **{"fd_points": 12, **opts},
+    )
+
+
+CASES = [
+    conv_case("3x3", (2, 3, 7, 7), (4, 3, 3, 3)),
+    conv_case("lenet_batch1_1ch", (1, 1, 13, 13), (2, 1, 5, 5), padding=2),
+    conv_case("stride_not_dividing", (2, 2, 13, 7), (3, 2, 3, 2), stride=(2, 3), padding=(1, 0)),
+    conv_case("dilation2", (2, 2, 9, 11), (3, 2, 3, 3), padding=1, dilation=2),
+    conv_case(
+        "dilation_stride_mixed",
+        (1, 3, 13, 7),
+        (2, 3, 2, 3),
+        stride=(3, 1),
+        padding=(0, 2),
+        dilation=(1, 2),
+    ),
+    conv_case("groups2", (2, 4, 7, 7), (6, 2, 3, 3), padding=1, groups=2),
+    conv_case("depthwise", (2, 3, 7, 13), (3, 1, 3, 3), stride=2, padding=1, groups=3),
+    conv_case("1x1_no_bias", (2, 5, 7, 13), (4, 5, 1, 1), bias=False),
+    conv_case("1x1_stride2", (1, 3, 7, 7), (2, 3, 1, 1), stride=2),
+    conv_case("kernel_covers_input", (3, 2, 5, 5), (2, 2, 5, 5), bias=False),
+    conv_case("kernel_wider_than_input", (2, 1, 3, 3), (2, 1, 5, 5), padding=1),
+    conv_case("padding_beyond_kernel", (1, 2, 5, 4), (3, 2, 2, 2), padding=(3, 1)),
+    # 3x3, stride 1, >= 16 channels: the Winograd kernels
+    conv_case("winograd_pad1", (2, 16, 7, 9), (16, 16, 3, 3), padding=1),
+    conv_case("winograd_odd_output", (1, 16, 6, 5), (20, 16, 3, 3)),
+    conv_case("winograd_pad2_no_bias", (2, 17, 5, 4), (16, 17, 3, 3), padding=2, bias=False),
+    conv_case("winograd_mixed_padding", (3, 16, 4, 7), (18, 16, 3, 3), padding=(0, 1)),
+    conv_case("winograd_tiny_images", (3, 16, 1, 2), (16, 16, 3, 3), padding=1),
+    # More tiles than one GEMM step takes. dweight sums 4148 pixels: float32 rounding reaches ~1e-4
+    # at |dweight| ~ 250 (NumPy's own float32 einsum of the same sum is off by as much). The
+    # reference is checked by finite differences on the rows above; a few points suffice here.
+    conv_case(
+        "winograd_large_image_in_bands",
+        (1, 16, 70, 63),
+        (16, 16, 3, 3),
+        tolerance_scale=5,
+        fd_points=2,
+    ),
+    conv_case("3x3_pad3_lowered", (1, 16, 3, 3), (16, 16, 3, 3), padding=3),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_conv2d(case, dtype, simd):
+    check_case(case, dtype)
+
+
+THREAD_CASES = [
+    conv_case("batch8_3x3", (8, 8, 16, 16), (8, 8, 3, 3), padding=1),
+    conv_case(
+        "batch1_grouped_strided", (1, 16, 20, 20), (16, 8, 3, 3), stride=2, padding=1, groups=2
+    ),
+    conv_case("batch5_1x1", (5, 32, 12, 12), (16, 32, 1, 1)),
+    conv_case("batch6_winograd", (6, 16, 12, 12), (16, 16, 3, 3), padding=1),
+    conv_case("batch1_winograd", (1, 32, 20, 20), (32, 32, 3, 3), padding=1),
+]
+
+
+@pytest.mark.parametrize("case", THREAD_CASES, ids=str)
+def test_conv2d_threads(case):
+    check_thread_consistency(case)
+
+
+def test_conv2d_backward_returns_only_what_is_asked():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
+    dout = rng.standard_normal((2, 4, 4, 4))
+    full = _C.conv2d_backward(dout, x, w)
+    for flags in [(True, False, False), (False, True, False), (False, False, True)]:
+        got = _C.conv2d_backward(
+            dout, x, w, need_dx=flags[0], need_dweight=flags[1], need_dbias=flags[2]
+        )
+        for wanted, g, f in zip(flags, got, full):
+            if wanted:
+                np.testing.assert_array_equal(g, f)
+            else:
+                assert g is None
+
+
+def test_conv2d_accepts_int_hyperparameters():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((1, 2, 9, 9)), rng.standard_normal((3, 2, 3, 3))
+    np.testing.assert_allclose(
+        _C.conv2d_forward(x, w, stride=2, padding=1, dilation=2),
+        ref.conv2d(x, w, stride=2, padding=1, dilation=2),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+def test_conv2d_empty_batch():
+    x, w = np.zeros((0, 2, 5, 5)), np.ones((3, 2, 3, 3))
+    assert _C.conv2d_forward(x, w).shape == (0, 3, 3, 3)
+    dx, dw, db = _C.conv2d_backward(np.zeros((0, 3, 3, 3)), x, w)
+    assert dx.shape == (0, 2, 5, 5)
+    np.testing.assert_array_equal(dw, np.zeros_like(w))
+    np.testing.assert_array_equal(db, np.zeros(3))
+
+
+X = np.zeros((2, 4, 8, 8))
+W = np.zeros((6, 4, 3, 3))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        (
+            {"x": np.zeros((4, 8, 8)), "weight": W},
+            ValueError,
+            r"\[conv2d\] x: expected 4-D \(N, C, H, W\), got shape \(4, 8, 8\)",
+        ),
+        ({"x": X, "weight": np.zeros((6, 4, 3))}, ValueError, r"\[conv2d\] weight: expected 4-D"),
+        (
+            {"x": X, "weight": np.zeros((6, 3, 3, 3))},
+            ValueError,
+            r"\[conv2d\] weight: expected .*C/groups=4 .*got shape \(6, 3, 3, 3\)",
+        ),
+        (
+            {"x": X, "weight": np.zeros((6, 2, 3, 3)), "groups": 3},
+            ValueError,
+            r"\[conv2d\] groups=3 must divide the input channels C=4",
+        ),
+        (
+            {"x": X, "weight": np.zeros((5, 2, 3, 3)), "groups": 2},
+            ValueError,
+            r"\[conv2d\] groups=2 must divide the output channels O=5",
+        ),
+        ({"x": X, "weight": W, "groups": 0}, ValueError, r"\[conv2d\] groups must be positive"),
+        (
+            {"x": X, "weight": np.zeros((6, 4, 9, 3))},
+            ValueError,
+            r"\[conv2d\] kernel: dilated size \(9, 3\) is larger than the padded input \(8, 8\)",
+        ),
+        (
+            {"x": X, "weight": W, "dilation": 4},
+            ValueError,
+            r"\[conv2d\] kernel: dilated size \(9, 9\) is larger",
+        ),
+        (
+            {"x": X, "weight": W, "stride": (1, 0)},
+            ValueError,
+            r"\[conv2d\] stride: expected values >= 1",
+        ),
+        (
+            {"x": X, "weight": W, "dilation": -1},
+            ValueError,
+            r"\[conv2d\] dilation: expected values >= 1",
+        ),
+        (
+            {"x": X, "weight": W, "padding": (-1, 0)},
+            ValueError,
+            r"\[conv2d\] padding: expected values >= 0",
+        ),
+        (
+            {"x": X, "weight": W, "stride": (1, 2, 3)},
+            ValueError,
+            r"\[conv2d\] stride: expected a pair",
+        ),
+        ({"x": X, "weight": W, "stride": "2"}, TypeError, r"\[conv2d\] stride: expected an int"),
+        ({"x": X, "weight": W, "padding": 1.5}, TypeError, r"\[conv2d\] padding: expected an int"),
+        ({"x": X, "weight": W, "padding": 2**40}, ValueError, r"\[conv2d\] padding: .*32 bits"),
+        (
+            {"x": X, "weight": W, "bias": np.zeros(5)},
+            ValueError,
+            r"\[conv2d\] bias: expected shape \(6,\), got \(5,\)",
+        ),
+        ({"x": X.astype(np.int32), "weight": W}, TypeError, r"\[conv2d\] x: expected float32"),
+        (
+            {"x": X.astype(np.float32), "weight": W},
+            TypeError,
+            r"\[conv2d\] x and weight must share a dtype",
+        ),
+        (
+            {"x": X, "weight": W, "bias": np.zeros(6, np.float32)},
+            TypeError,
+            r"\[conv2d\] x and bias must share a dtype",
+        ),
+        (
+            {"x": np.zeros((2, 4, 8, 16))[..., ::2], "weight": W},
+            ValueError,
+            r"\[conv2d\] x: expected a C-contiguous array",
+        ),
+        (
+            {"x": np.zeros((2, 0, 8, 8)), "weight": np.zeros((6, 0, 3, 3))},
+            ValueError,
+            r"\[conv2d\] x: expected non-empty",
+        ),
+        (
+            {"x": X, "weight": np.zeros((0, 4, 3, 3))},
+            ValueError,
+            r"\[conv2d\] weight: expected a non-empty",
+        ),
+    ],
+)
+def test_conv2d_rejects_bad_input(kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        _C.conv2d_forward(**kwargs)
+
+
+def test_conv2d_backward_rejects_bad_input():
+    dout = np.zeros((2, 6, 6, 6))
+    with pytest.raises(
+        ValueError, match=r"\[conv2d_backward\] dout: expected shape \(2, 6, 6, 6\)"
+    ):
+        _C.conv2d_backward(np.zeros((2, 6, 5, 6)), X, W)
+    with pytest.raises(TypeError, match=r"\[conv2d_backward\] dout and x must share a dtype"):
+        _C.conv2d_backward(dout.astype(np.float32), X, W)
+    with pytest.raises(ValueError, match=r"\[conv2d_backward\] dout: expected a C-contiguous"):
+        _C.conv2d_backward(np.zeros((2, 6, 6, 12))[..., ::2], X, W)
+    with pytest.raises(ValueError, match=r"\[conv2d_backward\] groups=4 must divide the output"):
+        _C.conv2d_backward(dout, X, np.zeros((6, 1, 3, 3)), groups=4)
