@@ -1,8 +1,104 @@
 """ember: a small, fast deep-learning library with PyTorch's habits."""
 
-from ember import _C
+from ember import (
+    _dtype,
+    _factory,
+    _ops_elementwise,
+    _ops_linalg,
+    _ops_reduce,
+    _ops_shape,
+    autograd,
+    random,
+)
+from ember._device import device
+from ember._dtype import (
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+)
 from ember._runtime import build_info, get_num_threads, set_num_threads
+from ember._tensor import Tensor
+from ember.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from ember.random import Generator, initial_seed, manual_seed, seed
 
 __version__ = build_info()["version"]
 
-__all__ = ["build_info", "get_num_threads", "set_num_threads", "__version__"]
+# Ops as functions: ember.exp(t), ember.cat([...]), ember.zeros(2, 3), ...
+globals().update(_factory.FUNCTIONS)
+globals().update(_ops_elementwise.FUNCTIONS)
+globals().update(_ops_reduce.FUNCTIONS)
+globals().update(_ops_shape.FUNCTIONS)
+globals().update(_ops_linalg.FUNCTIONS)
+# torch's short dtype names; they shadow builtins only as attributes of this package.
+globals().update(_dtype.ALIASES)
+
+# Subpackages and their headline functions load on first use, so `import ember` stays fast.
+_LAZY_MODULES = ("nn", "optim", "data", "datasets", "training", "metrics", "serialization", "utils")
+_LAZY_NAMES = {
+    "save": "ember.serialization",
+    "load": "ember.serialization",
+    "fit": "ember.training",
+    "evaluate": "ember.training",
+    "predict": "ember.training",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"ember.{name}")
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY_MODULES) | set(_LAZY_NAMES))
+
+
+__all__ = [
+    "Generator",
+    "Tensor",
+    "__version__",
+    "autograd",
+    "build_info",
+    "device",
+    "enable_grad",
+    "float16",
+    "float32",
+    "float64",
+    "get_num_threads",
+    "initial_seed",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "manual_seed",
+    "no_grad",
+    "random",
+    "seed",
+    "set_grad_enabled",
+    "set_num_threads",
+    "uint8",
+]
+for _table in (
+    _factory.FUNCTIONS,
+    _ops_elementwise.FUNCTIONS,
+    _ops_reduce.FUNCTIONS,
+    _ops_shape.FUNCTIONS,
+    _ops_linalg.FUNCTIONS,
+    _dtype.ALIASES,
+    _LAZY_NAMES,
+):
+    __all__ += list(_table)
+__all__ += list(_LAZY_MODULES)
+del _table
