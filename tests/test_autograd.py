@@ -611,3 +611,18 @@ def test_a_retained_tensor_is_not_kept_alive_by_its_graph():
     del h
     assert ref() is None
     y.backward()
+
+
+@pytest.mark.parametrize("scale", [lambda l: l * 2.0, lambda l: l / 4, lambda l: 3 * l, lambda l: -l])
+def test_scaled_scalar_loss_backpropagates(scale):
+    """NumPy turns 0-d results into scalars; a scaled loss must still reach the loss's backward."""
+    from ember.nn import functional as F
+
+    x = ember.randn(4, 3, dtype=ember.float64, requires_grad=True)
+    target = ember.tensor([0, 1, 2, 0])
+    scale(F.cross_entropy(x, target)).backward()
+    scaled_grad = x.grad.numpy().copy()
+    x.grad = None
+    F.cross_entropy(x, target).backward()
+    factor = scale(ember.tensor(1.0, dtype=ember.float64)).item()
+    np.testing.assert_allclose(scaled_grad, factor * x.grad.numpy(), rtol=1e-12)

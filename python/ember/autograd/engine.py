@@ -61,6 +61,8 @@ def run_backward(roots, seeds, retain_graph: bool = False, capture=None):
             outs = repeat(None)
         else:
             if node._out_meta is None:
+                if grads.__class__ is not node.backend.array_type:
+                    grads = node.backend.asarray(grads)  # NumPy hands back 0-d results as scalars
                 outs = node.backward(node, grads)
             else:
                 outs = _backward_multi(node, grads)

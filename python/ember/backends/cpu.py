@@ -46,7 +46,9 @@ _F64 = np.dtype(np.float64)
 def is_native_float(x: np.ndarray) -> bool:
     """True when ember._C kernels accept x's dtype."""
     dt = x.dtype
-    return dt is _F32 or dt is _F64
+    # Identity first (the common, fast case); equality catches equal dtypes that are other
+    # objects, e.g. from unpickling. Non-native byte order compares unequal and takes NumPy.
+    return dt is _F32 or dt is _F64 or dt == _F32 or dt == _F64
 
 
 # ---- creation and conversion ------------------------------------------------------------------
