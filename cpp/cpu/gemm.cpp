@@ -1,4 +1,47 @@
+// General matrix multiply: the reference, the blocked multi-threaded driver, the portable
+// microkernel and the run-time choice of SIMD path.
+//
+// Design (Goto / BLIS / OpenBLAS):
+//  * Five loops around a register-blocked microkernel:
+//      jc: NC columns of C
+//        pc: KC of the inner dimension      -> pack op(B)[pc:pc+KC, jc:jc+NC] into NR-column panels
+//          ic: MC rows of C                 -> pack op(A)[ic:ic+MC, pc:pc+KC] into MR-row panels
+//            jr: NR columns, ir: MR rows    -> microkernel on one MR x NR tile of C
+//    The B micro-panel (KC x NR) stays in L1 while the ir loop streams A micro-panels through it;
+//    the packed A block (MC x KC) stays in L2 for the whole jr loop; the packed B block sits in L3.
+//  * Packing (gemm_pack.h) stores, for each k, the MR values of op(A) (or the NR values of op(B))
+//    side by side, zero-padded to a full panel. Transposes are absorbed there, so one microkernel
+//    serves all four (trans_a, trans_b) cases. The AVX2 path packs the transposing direction with
+//    8x8 in-register transposes.
+//  * Microkernels (contract in gemm_microkernel.h) keep the tile in registers across the KC loop.
+//    AVX2+FMA (gemm_avx2.cpp): float 6x16 and double 6x8, 12 ymm accumulators. Portable (below):
+//    plain loops over a 4x8 / 4x4 tile that compilers vectorise for SSE2 or NEON. A kernel
+//    computes only the rows it is asked for, so partial row tiles write C directly; a partial
+//    column panel is computed into a local tile and copied.
+//  * Small and skinny shapes, where packing would cost as much as the multiply:
+//    - an operand panel that at most kMaxInPlaceReuse tiles read is read in place through the
+//      microkernel's strides instead of being packed (e.g. B when M <= 24);
+//    - C = A B^T with M <= kDotMaxRows (a Linear layer on a few samples) runs as dot products of
+//      rows of A and B, both contiguous along K (AVX2 path).
+//  * Block sizes target Zen 3 (32 KiB L1d, 512 KiB L2 per core). float: KC = 256 (a B micro-panel
+//    is 16 KiB, half of L1), MC = 144 (A block 144 KiB), NC = 3072 (B block 3 MiB). double: KC =
+//    256, MC = 72, NC = 1536 (same byte sizes). Blocks are balanced: K = 784 runs as 4 x 196, not
+//    3 x 256 + 16, whose thin last block would cost a full extra C read/write pass.
+//  * Threads: C is cut into a tm x tn grid of MR/NR-aligned blocks, one per thread; each thread
+//    runs the sequential algorithm above on its block with its own (thread-local, reused) packing
+//    buffers. The grid minimises the largest per-thread cost (padded FMAs + packed elements).
+//    No two threads write the same element of C, and since tile boundaries, the K split and the
+//    path taken depend only on (M, N, K), the result is bitwise identical for every thread count.
+//  * Problems below threads_for's minimum work run on the calling thread, without a team.
 #include "cpu/gemm.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <limits>
+
+#include "cpu/gemm_microkernel.h"
+#include "cpu/gemm_pack.h"
+#include "cpu/runtime.h"
 
 namespace ember::cpu {
 
@@ -19,18 +62,319 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
   }
 }
 
-// Placeholder until the blocked kernel lands: correct, not fast.
+namespace {
+
+using gemm_detail::a_pack_buffer;
+using gemm_detail::b_pack_buffer;
+using gemm_detail::Operand;
+using gemm_detail::PanelView;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// The block size that splits `len` into the fewest blocks of at most `max_block` (a multiple of
+// `quantum`) with near-equal sizes.
+int64_t balanced_block(int64_t len, int64_t max_block, int64_t quantum) {
+  const int64_t blocks = ceil_div(len, max_block);
+  return round_up(ceil_div(len, blocks), quantum);
+}
+
+template <typename T>
+struct Problem {
+  bool trans_a, trans_b;
+  int64_t M, N, K;
+  T alpha;
+  const T* A;
+  int64_t lda;
+  const T* B;
+  int64_t ldb;
+  T beta;
+  T* C;
+  int64_t ldc;
+};
+
+// One SIMD path's microkernel, its tile, its optional transposing packers and its block sizes.
+template <typename T>
+struct KernelSet {
+  gemm_detail::MicroKernel<T> micro;
+  gemm_detail::PanelPacker<T> pack_a_rows, pack_b_cols;  // null: the portable loop
+  gemm_detail::DotKernel<T> dot;                          // null: always the blocked path
+  int64_t kc, mc, nc;
+};
+
+// Asks for the C tile the next microkernel call will update, one call (a few hundred cycles)
+// ahead: on large C its rows sit in L3 or DRAM, and a miss at the tile's store would stall it.
+template <typename T>
+inline void prefetch_tile(const T* c, int64_t ldc, int rows, int cols) {
+#if defined(__GNUC__) || defined(__clang__)
+  for (int r = 0; r < rows; ++r) {
+    __builtin_prefetch(c + r * ldc, 1);
+    __builtin_prefetch(c + r * ldc + cols - 1, 1);
+  }
+#else
+  (void)c, (void)ldc, (void)rows, (void)cols;
+#endif
+}
+
+template <typename T, int R, int NR>
+void microkernel_portable_rows(int64_t kc, const T* a, int64_t a_rs, int64_t a_cs, const T* b,
+                               int64_t b_ld, T* c, int64_t ldc, T alpha, T beta) {
+  T acc[R][NR] = {};
+  for (int64_t k = 0; k < kc; ++k, a += a_cs, b += b_ld) {
+    T ak[R];
+    for (int r = 0; r < R; ++r) ak[r] = a[r * a_rs];
+    for (int r = 0; r < R; ++r) {
+      // Vectorise across the tile's columns. Left alone, GCC vectorises the k loop instead,
+      // gathering B element by element, an order of magnitude slower.
+#pragma omp simd
+      for (int j = 0; j < NR; ++j) acc[r][j] += ak[r] * b[j];
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < NR; ++j)
+      c[r * ldc + j] =
+          beta == T(0) ? alpha * acc[r][j] : alpha * acc[r][j] + beta * c[r * ldc + j];
+}
+
+// The portable microkernel for MR = 4 (contract in gemm_microkernel.h).
+template <typename T, int NR>
+void microkernel_portable(int64_t kc, int rows, const T* a, int64_t a_rs, int64_t a_cs,
+                          const T* b, int64_t b_ld, T* c, int64_t ldc, T alpha, T beta) {
+  auto kernel = rows == 1   ? microkernel_portable_rows<T, 1, NR>
+                : rows == 2 ? microkernel_portable_rows<T, 2, NR>
+                : rows == 3 ? microkernel_portable_rows<T, 3, NR>
+                            : microkernel_portable_rows<T, 4, NR>;
+  kernel(kc, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
+}
+
+// Packing copies each element once to save re-reading it from its strided home many times; a
+// panel that few tiles read costs more to pack than to read in place. A's block is read once per
+// NR-column panel, a B panel once per MR-row tile.
+constexpr int64_t kMaxInPlaceReuse = 4;
+
+// The sequential blocked algorithm on C[m0:m1, n0:n1] (m0 a multiple of MR, n0 of NR).
+template <typename T, int MR, int NR>
+void gemm_block(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                const KernelSet<T>& ks) {
+  const int64_t kc_max = balanced_block(p.K, ks.kc, 1);
+  const int64_t mc_max = balanced_block(m1 - m0, ks.mc, MR);
+  const int64_t nc_max = balanced_block(n1 - n0, ks.nc, NR);
+  const bool a_in_place = ceil_div(n1 - n0, NR) <= kMaxInPlaceReuse;
+  // In place B must have its NR columns contiguous: op(B) = B.
+  const bool b_in_place = !p.trans_b && ceil_div(m1 - m0, MR) <= kMaxInPlaceReuse;
+  Operand<T, MR> a_op(p.A, p.lda, p.trans_a, a_in_place, true,
+                      a_pack_buffer<T>(static_cast<size_t>(mc_max * kc_max)), ks.pack_a_rows);
+  // op(B)^T is N x K: stored B^T when not transposed.
+  Operand<T, NR> b_op(p.B, p.ldb, !p.trans_b, b_in_place, false,
+                      b_pack_buffer<T>(static_cast<size_t>(nc_max * kc_max)), ks.pack_b_cols);
+
+  for (int64_t jc = n0; jc < n1; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, n1 - jc);
+    for (int64_t pc = 0; pc < p.K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, p.K - pc);
+      const T beta = pc == 0 ? p.beta : T(1);  // later K blocks accumulate onto the first
+      b_op.load(jc, nc, pc, kc);
+      for (int64_t ic = m0; ic < m1; ic += mc_max) {
+        const int64_t mc = std::min(mc_max, m1 - ic);
+        a_op.load(ic, mc, pc, kc);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int cols = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+          const PanelView<T> b = b_op.panel(jr);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+            const PanelView<T> a = a_op.panel(ir);
+            T* c = p.C + (ic + ir) * p.ldc + jc + jr;
+            prefetch_tile(ir + MR < mc ? c + MR * p.ldc : c + NR - ir * p.ldc, p.ldc, MR, NR);
+            if (cols == NR) {
+              ks.micro(kc, rows, a.ptr, a.lane_stride, a.k_stride, b.ptr, b.k_stride, c, p.ldc,
+                       p.alpha, beta);
+              continue;
+            }
+            // A partial column panel: the kernel writes a full-width tile aside.
+            alignas(64) T tile[MR * NR];
+            ks.micro(kc, rows, a.ptr, a.lane_stride, a.k_stride, b.ptr, b.k_stride, tile, NR,
+                     T(1), T(0));
+            for (int r = 0; r < rows; ++r)
+              for (int j = 0; j < cols; ++j) {
+                T& cij = c[r * p.ldc + j];
+                const T t = p.alpha * tile[r * NR + j];
+                cij = beta == T(0) ? t : t + beta * cij;
+              }
+          }
+        }
+      }
+    }
+  }
+}
+
+struct Grid {
+  int64_t tm, tn;
+};
+
+// Each thread packs its rows of op(A) and its columns of op(B) (cost ~ (rows + cols) * K) and
+// runs rows * cols * K FMAs on padded tiles. A packed element costs roughly what 16 scalar FMAs
+// do (one cycle of stride-gathering copy vs two 8-wide FMAs per cycle).
+Grid choose_grid(int threads, int64_t M, int64_t N, int64_t MR, int64_t NR) {
+  constexpr double kPackWeight = 16.0;
+  const int64_t tiles_m = ceil_div(M, MR), tiles_n = ceil_div(N, NR);
+  Grid best{1, 1};
+  double best_cost = std::numeric_limits<double>::infinity();
+  for (int64_t tm = 1; tm <= threads && tm <= tiles_m; ++tm) {
+    for (int64_t tn = 1; tm * tn <= threads && tn <= tiles_n; ++tn) {
+      const double rows = static_cast<double>(ceil_div(tiles_m, tm) * MR);
+      const double cols = static_cast<double>(ceil_div(tiles_n, tn) * NR);
+      const double cost = rows * cols + kPackWeight * (rows + cols);
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = {tm, tn};
+      }
+    }
+  }
+  return best;
+}
+
+template <typename T, int MR, int NR>
+void gemm_parallel(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
+  const Grid g = choose_grid(threads, p.M, p.N, MR, NR);
+  const int64_t tiles_m = ceil_div(p.M, MR), tiles_n = ceil_div(p.N, NR);
+  const int64_t tasks = g.tm * g.tn;
+  auto run_task = [&](int64_t task) {
+    const int64_t a = task / g.tn, b = task % g.tn;
+    const int64_t m0 = a * tiles_m / g.tm * MR, m1 = std::min(p.M, (a + 1) * tiles_m / g.tm * MR);
+    const int64_t n0 = b * tiles_n / g.tn * NR, n1 = std::min(p.N, (b + 1) * tiles_n / g.tn * NR);
+    if (m0 < m1 && n0 < n1) gemm_block<T, MR, NR>(p, m0, m1, n0, n1, ks);
+  };
+  if (tasks == 1) {
+    run_task(0);
+    return;
+  }
+#pragma omp parallel for num_threads(static_cast<int>(tasks)) schedule(static)
+  for (int64_t task = 0; task < tasks; ++task) run_task(task);
+}
+
+// Up to this many rows, C = A B^T runs as dot products of rows read in place (see DotKernel):
+// packing B^T would cost as much as the whole product.
+constexpr int64_t kDotMaxRows = 8;
+
+template <typename T>
+void gemm_dot(const Problem<T>& p, int threads, gemm_detail::DotKernel<T> dot) {
+  constexpr int64_t R = gemm_detail::kDotRows, W = gemm_detail::kDotCols;
+  const int64_t blocks = ceil_div(p.N, W);
+  const int64_t tasks = std::min<int64_t>(threads, blocks);
+  auto run_task = [&](int64_t t) {
+    const int64_t j1 = std::min(p.N, (t + 1) * blocks / tasks * W);
+    for (int64_t j = t * blocks / tasks * W; j < j1; j += W) {
+      const int cols = static_cast<int>(std::min(W, j1 - j));
+      for (int64_t i = 0; i < p.M; i += R)
+        dot(p.K, static_cast<int>(std::min(R, p.M - i)), cols, p.A + i * p.lda, p.lda,
+            p.B + j * p.ldb, p.ldb, p.C + i * p.ldc + j, p.ldc, p.alpha, p.beta);
+    }
+  };
+  if (tasks == 1) {
+    run_task(0);
+    return;
+  }
+#pragma omp parallel for num_threads(static_cast<int>(tasks)) schedule(static)
+  for (int64_t t = 0; t < tasks; ++t) run_task(t);
+}
+
+template <typename T, int MR, int NR>
+void gemm_run(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
+  if (ks.dot && p.trans_b && !p.trans_a && p.M <= kDotMaxRows)
+    gemm_dot(p, threads, ks.dot);
+  else
+    gemm_parallel<T, MR, NR>(p, threads, ks);
+}
+
+void gemm_dispatch(const Problem<float>& p, int threads) {
+  namespace d = gemm_detail;
+#ifdef EMBER_HAVE_AVX2_PATH
+  if (active_simd() == SimdPath::Avx2) {
+    gemm_run<float, d::kAvx2MrF32, d::kAvx2NrF32>(
+        p, threads,
+        {d::microkernel_avx2_f32, d::pack_rows_avx2_f32, d::pack_cols_avx2_f32,
+         d::dot_kernel_avx2_f32, 256, 144, 3072});
+    return;
+  }
+#endif
+  gemm_run<float, 4, 8>(
+      p, threads, {microkernel_portable<float, 8>, nullptr, nullptr, nullptr, 256, 128, 3072});
+}
+
+void gemm_dispatch(const Problem<double>& p, int threads) {
+  namespace d = gemm_detail;
+#ifdef EMBER_HAVE_AVX2_PATH
+  if (active_simd() == SimdPath::Avx2) {
+    gemm_run<double, d::kAvx2MrF64, d::kAvx2NrF64>(
+        p, threads,
+        {d::microkernel_avx2_f64, d::pack_rows_avx2_f64, d::pack_cols_avx2_f64,
+         d::dot_kernel_avx2_f64, 256, 72, 1536});
+    return;
+  }
+#endif
+  gemm_run<double, 4, 4>(
+      p, threads, {microkernel_portable<double, 4>, nullptr, nullptr, nullptr, 256, 64, 1536});
+}
+
+// C = beta * C, the whole GEMM when K == 0 or alpha == 0 (A and B are then not read, as in BLAS).
+template <typename T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+template <typename T>
+void gemm_with_threads(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                       const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                       int64_t ldc, int threads) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, ldc, M * N >= kMinParallelWork ? threads : 1);
+    return;
+  }
+  gemm_dispatch(Problem<T>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc},
+                threads);
+}
+
+}  // namespace
+
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  gemm_reference(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_with_threads(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                    threads_for(2 * M * N * K));
+}
+
+template <typename T>
+void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                  T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
+                  int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c) {
+  const int threads = threads_for(2 * batch * M * N * K);
+  const int per_matrix = threads_for(2 * M * N * K);
+  // Whole matrices per thread when they are too small to split or divide evenly among threads;
+  // otherwise one after another, each split across all threads. Either way the results are the
+  // same, as each matrix's result does not depend on its thread count.
+  if (threads > 1 && (per_matrix == 1 || batch % threads == 0)) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < batch; ++i)
+      gemm_with_threads(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b,
+                        ldb, beta, C + i * stride_c, ldc, 1);
+    return;
+  }
+  for (int64_t i = 0; i < batch; ++i)
+    gemm_with_threads(trans_a, trans_b, M, N, K, alpha, A + i * stride_a, lda, B + i * stride_b,
+                      ldb, beta, C + i * stride_c, ldc, per_matrix);
 }
 
 #define EMBER_INSTANTIATE(T)                                                                   \
   template void gemm<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, \
                         int64_t, T, T*, int64_t);                                              \
   template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,  \
-                                  const T*, int64_t, T, T*, int64_t);
+                                  const T*, int64_t, T, T*, int64_t);                          \
+  template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,    \
+                                int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,   \
+                                int64_t);
 EMBER_INSTANTIATE(float)
 EMBER_INSTANTIATE(double)
 #undef EMBER_INSTANTIATE

@@ -2,6 +2,7 @@
 //   C = alpha * op(A) @ op(B) + beta * C,   op(X) = X or X^T
 // op(A) is M x K, op(B) is K x N, C is M x N; lda/ldb/ldc are row strides in elements.
 // beta == 0 means C is write-only (its old contents, even NaN, are ignored), as in BLAS.
+// K == 0 or alpha == 0 gives C = beta * C without reading A or B; M == 0 or N == 0 does nothing.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,13 @@ namespace ember::cpu {
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+
+// A batch of independent GEMMs with the same shapes: matrix i of each operand starts at
+// X + i * stride_x. Small matrices are spread across threads whole; large ones are each split.
+template <typename T>
+void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
+                  T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
+                  int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c);
 
 // The statement of the algorithm: plain triple loop, kept for tests and as documentation.
 template <typename T>
