@@ -339,19 +339,25 @@ void gemm_with_threads(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
 
 }  // namespace
 
+// threads_for counts scalar operations of an element-wise loop; one FMA instruction does 16 flops
+// of GEMM, so a problem is worth a thread team only from ~16x more flops (~0.5 MFLOP, a few
+// microseconds). Below that, waking the team costs more than it saves, and on a busy machine a
+// team can wait a whole scheduler slice for a descheduled worker.
+static int64_t gemm_work(int64_t M, int64_t N, int64_t K) { return 2 * M * N * K / 16; }
+
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   gemm_with_threads(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                    threads_for(2 * M * N * K));
+                    threads_for(gemm_work(M, N, K)));
 }
 
 template <typename T>
 void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t N, int64_t K,
                   T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
                   int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c) {
-  const int threads = threads_for(2 * batch * M * N * K);
-  const int per_matrix = threads_for(2 * M * N * K);
+  const int threads = threads_for(batch * gemm_work(M, N, K));
+  const int per_matrix = threads_for(gemm_work(M, N, K));
   // Whole matrices per thread when they are too small to split or divide evenly among threads;
   // otherwise one after another, each split across all threads. Either way the results are the
   // same, as each matrix's result does not depend on its thread count.
