@@ -29,7 +29,7 @@ def test_format_duration():
 
 
 def test_plain_lines_show_progress_rate_eta_and_running_means():
-    bar, clock, stream = make_bar(20, desc="epoch 1/3", interactive=False)
+    bar, clock, stream = make_bar(20, desc="epoch 1/3", interactive=False, min_plain_seconds=0)
     for step in range(20):
         clock.now += 0.5
         bar.update(samples=32, loss=2.0 - 0.1 * step)
@@ -96,7 +96,7 @@ def test_verbose_levels():
 
 
 def test_unknown_total_counts_steps_and_steps_per_second():
-    bar, clock, stream = make_bar(None, interactive=False)
+    bar, clock, stream = make_bar(None, interactive=False, min_plain_seconds=0)
     for _ in range(100):
         clock.now += 0.1
         bar.update()
@@ -104,3 +104,19 @@ def test_unknown_total_counts_steps_and_steps_per_second():
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("50 steps") and "10.00 steps/s" in lines[0]
     assert lines[-1].startswith("100 steps") and lines[-1].endswith("0:10")
+
+
+def test_plain_lines_are_rationed_in_time():
+    """In a log, a 2-second epoch prints only its final line; a 40-second one every ~10 s."""
+    bar, clock, stream = make_bar(20, interactive=False)
+    for _ in range(20):
+        clock.now += 0.1
+        bar.update(samples=1)
+    bar.close()
+    assert len(stream.getvalue().splitlines()) == 1
+    bar, clock, stream = make_bar(20, interactive=False)
+    for _ in range(20):
+        clock.now += 2.0
+        bar.update(samples=1)
+    bar.close()
+    assert len(stream.getvalue().splitlines()) == 4  # at 12, 24 and 36 s, then the final line

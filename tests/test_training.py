@@ -254,11 +254,9 @@ def test_progress_output_per_verbosity(capsys, verbose):
     assert [line.split()[:2] for line in finals] == [["epoch", f"{e}/3"] for e in (1, 2, 3)]
     for line in finals:
         assert "20/20" in line and " loss " in line and "val_accuracy" in line
-    if verbose == 2:
-        assert lines == finals  # one line per epoch, nothing else
-    else:
-        assert len(lines) > 3 * 5  # progress lines during each epoch, then the final one
-        assert all(line.startswith("epoch ") for line in lines)
+    # One line per epoch, nothing else: verbose=2 always; verbose=1 too when, as here, the output
+    # is not a terminal and the epochs are shorter than the progress bar's plain-line interval.
+    assert lines == finals
 
 
 def test_evaluate_and_predict_use_eval_mode_and_restore_the_previous_one():

@@ -7,9 +7,10 @@
     bar.close(val_loss=val_loss)   # extra values shown as given, e.g. from validation
 
 It shows batches done/total, the running (sample-weighted) mean of every metric, samples/s and
-the ETA. verbose=1 redraws one line in place on a terminal and prints a plain line about every
-tenth of the run otherwise (logs, CI, notebooks that are not TTYs); verbose=2 prints one line
-when closed; verbose=0 prints nothing. `means()` returns the running means either way.
+the ETA. verbose=1 redraws one line in place on a terminal; elsewhere (logs, CI, notebooks that
+are not TTYs) it prints a plain line about every tenth of the run but at most one every
+`min_plain_seconds`, so a short epoch prints just its final line; verbose=2 prints one line when
+closed; verbose=0 prints nothing. `means()` returns the running means either way.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class ProgressBar:
         interactive: bool | None = None,
         width: int = 25,
         plain_lines: int = 10,
+        min_plain_seconds: float = 10.0,
         min_redraw_seconds: float = 0.1,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -76,9 +78,11 @@ class ProgressBar:
         self.interactive = interactive
         self.width = width
         self.min_redraw_seconds = min_redraw_seconds
+        self.min_plain_seconds = min_plain_seconds
         self._clock = clock
         self._start = clock()
         self._last_draw = -math.inf
+        self._last_plain = self._start
         self._plain_every = max(1, math.ceil(total / plain_lines)) if total else 50
         self._drawn_width = 0
         self._closed = False
@@ -107,7 +111,10 @@ class ProgressBar:
                 self._last_draw = now
                 self._redraw(self._line())
         elif not finished and self.steps // self._plain_every > previous // self._plain_every:
-            self._print(self._line())  # the last line is close()'s, with the final values
+            now = self._clock()
+            if now - self._last_plain >= self.min_plain_seconds:  # short epochs: one line each
+                self._last_plain = now
+                self._print(self._line())  # the last line is close()'s, with the final values
 
     def means(self) -> dict[str, float]:
         """The running mean of every metric passed to update()."""
