@@ -1,5 +1,29 @@
 """ember: a small, fast deep-learning library with PyTorch's habits."""
 
+import os as _os
+
+
+def _load_native() -> None:
+    """Load ember._C with OpenMP's passive wait policy unless the user chose one.
+
+    GNU OpenMP's default lets idle workers spin after every parallel region. Where other processes
+    compete for the cores, spinning workers (and waits for descheduled ones) made 2-thread training
+    5-10x slower than 1 thread; sleeping workers cost microseconds per region on an idle machine.
+    libgomp reads the variable once, when it loads, so it is set only around that moment and the
+    environment other libraries see is left as it was. OMP_WAIT_POLICY=active restores spinning.
+    """
+    chosen = "OMP_WAIT_POLICY" in _os.environ
+    if not chosen:
+        _os.environ["OMP_WAIT_POLICY"] = "passive"
+    try:
+        from ember import _C  # noqa: F401
+    finally:
+        if not chosen:
+            del _os.environ["OMP_WAIT_POLICY"]
+
+
+_load_native()
+
 from ember import (
     _dtype,
     _factory,

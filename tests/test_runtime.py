@@ -1,0 +1,95 @@
+"""Build information, thread control and the SIMD switch."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ember
+from ember import _C
+from ember._runtime import num_threads, simd_path
+
+
+def run_python(code: str, **env: str) -> str:
+    environment = {**os.environ, **env}
+    for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "EMBER_SIMD"):
+        if name not in env:
+            environment.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_build_info_reports_the_build():
+    info = ember.build_info()
+    assert {"version", "compiler", "build_type", "openmp", "max_threads", "simd", "cuda"} <= set(
+        info
+    )
+    assert info["version"] == ember.__version__
+    assert info["simd"] in ("avx2+fma", "generic")
+    assert info["max_threads"] >= 1
+
+
+def test_omp_num_threads_is_honoured():
+    if not ember.build_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    out = run_python("import ember; print(ember.get_num_threads())", OMP_NUM_THREADS="1")
+    assert out == "1"
+
+
+def test_set_num_threads_round_trips_and_rejects_bad_counts():
+    before = ember.get_num_threads()
+    with num_threads(1):
+        assert ember.get_num_threads() == 1
+    assert ember.get_num_threads() == before
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="set_num_threads"):
+            ember.set_num_threads(bad)
+
+
+def test_simd_switch_forces_the_fallback_and_restores():
+    detected = ember.build_info()["simd_detected"]
+    with simd_path("generic"):
+        assert _C.get_simd() == "generic"
+    assert _C.get_simd() == detected
+    with pytest.raises(ValueError, match="set_simd"):
+        _C.set_simd("sse9")
+    assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD="generic") == (
+        "generic"
+    )
+
+
+def test_import_leaves_the_openmp_environment_as_it_was():
+    """ember loads its OpenMP runtime with passive waiting but must not change what other
+    libraries loaded later in the process see."""
+    code = "import os, ember; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    assert run_python(code) == "unset"
+    assert run_python(code, OMP_WAIT_POLICY="active") == "active"
+
+
+def test_kernels_release_the_gil():
+    """While one thread is inside a long kernel, another Python thread keeps running: with the
+    GIL held, the main thread could not even wake from its sleep before the kernel returned."""
+    import threading
+    import time
+
+    a = np.random.default_rng(0).standard_normal((1500, 1500)).astype(np.float32)
+    started = threading.Event()
+    finished_at = []
+
+    def work():
+        with num_threads(1):
+            started.set()
+            _C.gemm(a, a)  # ~7 GFLOP: tens of milliseconds or more
+            finished_at.append(time.perf_counter())
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    started.wait()
+    time.sleep(0.002)
+    ran_at = time.perf_counter()
+    thread.join()
+    assert ran_at < finished_at[0]
