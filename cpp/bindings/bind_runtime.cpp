@@ -2,6 +2,9 @@
 
 #include "bindings/registry.h"
 #include "cpu/runtime.h"
+#ifdef EMBER_WITH_CUDA
+#include "cuda/api.h"
+#endif
 
 namespace ember::bind {
 
@@ -17,7 +20,13 @@ void bind_runtime(py::module_& m) {
     d["max_threads"] = get_num_threads();
     d["simd_detected"] = simd_name(detected_simd());
     d["simd"] = simd_name(active_simd());
+#ifdef EMBER_WITH_CUDA
+    d["cuda"] = true;
+    d["cuda_version"] = EMBER_CUDA_VERSION;  // the toolkit ember was compiled with
+    d["cuda_gemm"] = cuda::use_cublas() ? "cuBLAS" : "ember";
+#else
     d["cuda"] = false;
+#endif
     return d;
   });
   m.def("get_num_threads", &get_num_threads);

@@ -12,4 +12,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind::bind_loss(m);
   ember::bind::bind_dropout(m);
   ember::bind::bind_optim(m);
+#ifdef EMBER_WITH_CUDA
+  ember::bind::bind_cuda(m);
+#endif
 }

@@ -13,5 +13,8 @@ void bind_activation(pybind11::module_& m);  // relu ... log_softmax
 void bind_loss(pybind11::module_& m);        // cross_entropy, bce, mse
 void bind_dropout(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);       // fused sgd / adam steps
+#ifdef EMBER_WITH_CUDA
+void bind_cuda(pybind11::module_& m);        // the submodule ember._C.cuda
+#endif
 
 }  // namespace ember::bind

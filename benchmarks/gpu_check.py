@@ -1,0 +1,201 @@
+"""What ember's CUDA backend does on this GPU, in one run (started by benchmarks/gpu_check.sh):
+build info, GEMM throughput of ember (its own kernel, and cuBLAS when built with it) against
+PyTorch on the same GPU, and training steps per second of an MLP and a LeNet on MNIST-shaped
+batches on the GPU against ember on the CPU.
+
+Timings are medians of repeated runs after warm-ups, each bounded by a time budget so the whole
+check stays within a few minutes. `--quick` shrinks every size (for a dry run, e.g. on the
+emulated build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+
+import ember
+import ember.cuda
+import ember.nn as nn
+import ember.nn.functional as F
+import ember.optim
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - depends on the machine
+    torch = None
+
+
+def torch_cuda() -> bool:
+    return torch is not None and torch.cuda.is_available()
+
+
+def median_seconds(fn, sync, warmup: int = 3, reps: int = 10, budget: float = 4.0) -> float:
+    """Median wall time of fn() (synchronized), repeated until `reps` runs or `budget` seconds."""
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    start = time.perf_counter()
+    while len(times) < reps and (not times or time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def gemm_rows(quick: bool):
+    """(label, M, N, K): a large square product and the MLP's three products per layer."""
+    if quick:
+        return [("square", 96, 96, 96), ("mlp fwd b64", 64, 32, 40)]
+    rows = [("square 4096", 4096, 4096, 4096), ("square 1024", 1024, 1024, 1024)]
+    for batch in (64, 128):
+        rows += [
+            (f"mlp fwd   b{batch}", batch, 256, 784),  # x @ W1.T
+            (f"mlp dW    b{batch}", 256, 784, batch),  # dy.T @ x
+            (f"mlp dx    b{batch}", batch, 784, 256),  # dy @ W1
+        ]
+    return rows
+
+
+def bench_gemm(quick: bool) -> list:
+    results = []
+    backends = ["ember"] + (["cuBLAS"] if ember._C.cuda.cublas_built() else [])
+    if torch is not None:
+        torch.backends.cuda.matmul.allow_tf32 = False  # full float32, as ember computes
+    print(
+        f"\n{'GEMM float32':<16}{'M x N x K':>22}"
+        + "".join(f"{b + ' ms':>12}{'TFLOP/s':>9}" for b in backends + ["torch"])
+        + f"{'ember/torch':>13}"
+    )
+    previous = ember.cuda.gemm_backend()
+    try:
+        for label, M, N, K in gemm_rows(quick):
+            flops = 2.0 * M * N * K
+            a = ember.randn(M, K, device="cuda")
+            b = ember.randn(K, N, device="cuda")
+            row = {"shape": [M, N, K], "label": label}
+            line = f"{label:<16}{f'{M} x {N} x {K}':>22}"
+            for backend in backends:
+                ember.cuda.set_gemm_backend(backend)
+                s = median_seconds(lambda: a @ b, ember.cuda.synchronize)
+                row[backend] = s
+                line += f"{s * 1e3:>12.3f}{flops / s / 1e12:>9.2f}"
+            if torch_cuda():
+                ta = torch.from_numpy(a.cpu().numpy()).cuda()
+                tb = torch.from_numpy(b.cpu().numpy()).cuda()
+                s = median_seconds(lambda: ta @ tb, torch.cuda.synchronize)
+                row["torch"] = s
+                line += f"{s * 1e3:>12.3f}{flops / s / 1e12:>9.2f}{s / row['ember']:>13.2f}"
+                ember.cuda.set_gemm_backend("ember")
+                diff = np.abs((a @ b).cpu().numpy() - (ta @ tb).cpu().numpy()).max()
+                row["max_abs_diff_vs_torch"] = float(diff)
+            else:
+                line += f"{'(no torch.cuda)':>34}"
+            print(line, flush=True)
+            results.append(row)
+    finally:
+        ember.cuda.set_gemm_backend(previous)
+    return results
+
+
+def mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def lenet():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
+
+
+def steps_per_second(
+    make_model, shape, batch: int, device: str, steps: int, budget: float
+) -> float:
+    ember.manual_seed(0)
+    model = make_model().to(device)
+    opt = ember.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = ember.tensor(rng.random((batch,) + shape, dtype=np.float32), device=device)
+    y = ember.tensor(rng.integers(0, 10, batch), device=device)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(2):
+        step().item()
+    done, start = 0, time.perf_counter()
+    while done < steps and time.perf_counter() - start < budget:
+        loss = step()
+        done += 1
+    loss.item()  # waits for the queued steps
+    return done / (time.perf_counter() - start)
+
+
+def bench_training(quick: bool) -> list:
+    results = []
+    cases = [
+        ("MLP 784-256-10", mlp, (784,), 64),
+        ("MLP 784-256-10", mlp, (784,), 128),
+        ("LeNet-5", lenet, (1, 28, 28), 64),
+    ]
+    if quick:
+        cases = [(n, f, s, 8) for n, f, s, _ in cases[::2]]
+    print(
+        f"\n{'training step':<18}{'batch':>6}{'GPU steps/s':>13}{'CPU steps/s':>13}{'GPU/CPU':>9}"
+    )
+    for name, make, shape, batch in cases:
+        gpu = steps_per_second(make, shape, batch, "cuda", 3 if quick else 200, 8.0)
+        cpu = steps_per_second(make, shape, batch, "cpu", 3 if quick else 50, 8.0)
+        print(f"{name:<18}{batch:>6}{gpu:>13.1f}{cpu:>13.1f}{gpu / cpu:>9.2f}", flush=True)
+        results.append({"model": name, "batch": batch, "gpu_steps_s": gpu, "cpu_steps_s": cpu})
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a dry run)")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    if not ember.cuda.is_available():
+        raise SystemExit(
+            f"gpu_check: ember.cuda.is_available() is False (build_info: {ember.build_info()})"
+        )
+    info = ember.build_info()
+    print("ember build_info:", json.dumps(info))
+    print(
+        "device:", ember.cuda.get_device_name(), "| ember threads on CPU:", ember.get_num_threads()
+    )
+    if torch is not None:
+        print("torch", torch.__version__, "| torch.cuda:", torch_cuda())
+    results = {
+        "build_info": info,
+        "gemm": bench_gemm(args.quick),
+        "training": bench_training(args.quick),
+    }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
