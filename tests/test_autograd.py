@@ -376,7 +376,7 @@ def test_inplace_inside_the_graph_keeps_earlier_gradients_right():
 @pytest.fixture
 def fake_cuda(monkeypatch):
     """'cuda' served by the CPU backend: enough to exercise device bookkeeping without a GPU."""
-    cuda = ember.device("cuda")
+    cuda = ember.device("cuda", 0)  # where 'cuda' without an index places tensors
     monkeypatch.setattr(cuda, "backend", ember.backends.cpu)
     return cuda
 
@@ -395,7 +395,7 @@ def test_moving_between_devices_is_differentiable(fake_cuda):
 
 
 def test_mixing_devices_names_both(monkeypatch):
-    cuda = ember.device("cuda")
+    cuda = ember.device("cuda", 0)  # where 'cuda' without an index places tensors
     monkeypatch.setattr(cuda, "backend", ember.backends.cpu)
     a = ember.ones(2)
     b = ember.ones(2)

@@ -62,7 +62,17 @@ globals().update(_ops_linalg.FUNCTIONS)
 globals().update(_dtype.ALIASES)
 
 # Subpackages and their headline functions load on first use, so `import ember` stays fast.
-_LAZY_MODULES = ("nn", "optim", "data", "datasets", "training", "metrics", "serialization", "utils")
+_LAZY_MODULES = (
+    "nn",
+    "optim",
+    "data",
+    "datasets",
+    "training",
+    "metrics",
+    "serialization",
+    "utils",
+    "cuda",
+)
 _LAZY_NAMES = {
     "save": "ember.serialization",
     "load": "ember.serialization",

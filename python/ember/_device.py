@@ -74,5 +74,13 @@ CPU = device("cpu")
 
 
 def as_device(dev) -> device:
-    """None -> cpu; a string or device -> the interned device."""
-    return CPU if dev is None else device(dev)
+    """Where a tensor goes: None -> cpu; 'cuda' without an index -> the current CUDA device (as
+    torch does), so tensors placed with 'cuda' and with 'cuda:0' share one device."""
+    if dev is None:
+        return CPU
+    dev = device(dev)
+    if dev.type == "cuda" and dev.index is None:
+        from ember import cuda
+
+        dev = device("cuda", cuda.current_device() if cuda.is_available() else 0)
+    return dev

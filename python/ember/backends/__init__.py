@@ -11,7 +11,6 @@ to raise RuntimeError for a device that cannot be used (no GPU, index out of ran
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from types import ModuleType
 
 from ember._device import device
@@ -59,5 +58,7 @@ def backend_for(dev: device) -> ModuleType:
 
 
 def available() -> list[str]:
-    """Device types whose backend module is present in this installation."""
-    return [t for t, name in _MODULES.items() if importlib.util.find_spec(name) is not None]
+    """Device types this build of ember can compute on (CUDA only when compiled in)."""
+    from ember import cuda
+
+    return [t for t in _MODULES if t != "cuda" or cuda.is_built()]
