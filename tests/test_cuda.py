@@ -37,7 +37,7 @@ else:
 
 pytestmark = pytest.mark.skipif(bool(_REASON), reason=_REASON or "CUDA available")
 
-CUDA = "cuda"
+CUDA = "cuda:0"  # where "cuda" without an index places tensors
 TOLERANCES = {np.float64: (1e-9, 1e-11), np.float32: (2e-4, 2e-5)}  # (rtol, atol)
 
 
