@@ -45,8 +45,13 @@ void relu_forward(T* out, const T* inp, int64_t n) {
 
 template <typename T>
 void relu_backward(T* dinp, const T* dout, const T* inp, int64_t n) {
+  // dout is read unconditionally: a load behind the condition stops GCC from vectorising, and the
+  // resulting branch on the input's sign mispredicts half the time (25x slower on random signs).
 #pragma omp parallel for num_threads(threads_for(n)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) dinp[i] = inp[i] > T(0) ? dout[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = dout[i];
+    dinp[i] = inp[i] > T(0) ? g : T(0);
+  }
 }
 
 template <typename T>
@@ -58,7 +63,10 @@ void leaky_relu_forward(T* out, const T* inp, int64_t n, T negative_slope) {
 template <typename T>
 void leaky_relu_backward(T* dinp, const T* dout, const T* inp, int64_t n, T negative_slope) {
 #pragma omp parallel for num_threads(threads_for(n)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) dinp[i] = inp[i] > T(0) ? dout[i] : negative_slope * dout[i];
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = dout[i];  // unconditional load, as in relu_backward
+    dinp[i] = inp[i] > T(0) ? g : negative_slope * g;
+  }
 }
 
 template <typename T>
