@@ -63,8 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def header_lines(ctx, unset: list[str], args) -> list[str]:
-    import ember
     import numpy as np
+
+    import ember
 
     mode = "quick" if args.quick else "full"
     when = datetime.datetime.now().isoformat(timespec="seconds")

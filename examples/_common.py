@@ -91,6 +91,7 @@ def mnist_loaders(
     """Shuffled training batches (optionally a random `subset` of the 60,000 images) and test
     batches, both normalised with MNIST's mean and std."""
     import numpy as np
+
     from ember.data import DataLoader, Subset
     from ember.datasets.transforms import Normalize
 

@@ -32,9 +32,10 @@ an lr-sized noise floor. Everything runs in float64 so that the distance printed
 
 from __future__ import annotations
 
-import ember
 import numpy as np
 from _common import parser, run, setup
+
+import ember
 from ember import nn, optim
 from ember.training import fit
 

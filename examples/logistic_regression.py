@@ -10,9 +10,10 @@ no minimum at finite weights: gradient descent keeps growing ||w|| along a separ
 
 from __future__ import annotations
 
-import ember
 import numpy as np
 from _common import parser, run, setup
+
+import ember
 from ember import metrics, nn, optim
 from ember.training import fit, predict
 

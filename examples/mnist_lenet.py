@@ -14,6 +14,7 @@ after 5 epochs the last hundredths of a percent, depend on the thread count.
 from __future__ import annotations
 
 from _common import EpochTimer, mnist_loaders, parser, run, setup
+
 from ember import nn, optim
 from ember.optim.lr_scheduler import CosineAnnealingLR
 from ember.training import LearningRateScheduler, evaluate, fit

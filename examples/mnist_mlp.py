@@ -11,6 +11,7 @@ measured 98.53% (seed 0), 2.9 s per epoch on one thread of a busy 2-core machine
 from __future__ import annotations
 
 from _common import EpochTimer, mnist_loaders, parser, run, setup
+
 from ember import nn, optim
 from ember.optim.lr_scheduler import CosineAnnealingLR
 from ember.training import LearningRateScheduler, evaluate, fit

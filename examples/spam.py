@@ -12,9 +12,10 @@ Measured (seed 0): logistic regression 92.1% test accuracy (F1 89.8%), the MLP 9
 
 from __future__ import annotations
 
-import ember
 import numpy as np
 from _common import EpochTimer, parser, require, run, setup
+
+import ember
 from ember import metrics, nn, optim
 from ember.data import DataLoader, TensorDataset, train_test_split
 from ember.datasets import load_csv

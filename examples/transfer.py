@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import MNIST_MEAN, MNIST_STD, EpochTimer, mnist, parser, run, setup
+
 from ember import nn, optim
 from ember.data import DataLoader, TensorDataset
 from ember.serialization import load, save

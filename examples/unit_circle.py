@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 from _common import parser, run, setup
+
 from ember import metrics, nn, optim
 from ember.datasets import unit_circle
 from ember.training import fit, predict

@@ -9,8 +9,9 @@ input space so that the output layer can separate it: 100%.
 
 from __future__ import annotations
 
-import ember
 from _common import parser, run, setup
+
+import ember
 from ember import metrics, nn, optim
 from ember.datasets import xor
 from ember.training import fit, predict

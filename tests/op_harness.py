@@ -16,8 +16,8 @@ Errors report the op, the input shapes, the worst element and its difference.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class OpCase:
     wrt: tuple[str, ...] = ()
     native_backward: Callable[[np.ndarray, Arrays], dict] | None = None
     reference_backward: Callable[[np.ndarray, Arrays], dict] | None = None
-    torch_forward: Callable[[dict], "torch.Tensor"] | None = None
+    torch_forward: Callable[[dict], torch.Tensor] | None = None
     fd_points: int = 24  # input coordinates probed by finite differences, per input
     fd_eps: float = 1e-6
     nonzero_grads: bool = True
@@ -158,16 +158,18 @@ def check_case(case: OpCase, dtype, seed: int = 0) -> None:
 
 
 def check_against_torch(case, inputs64, dout64, expected, ref_grads, label) -> None:
-    tensors = {
-        k: torch.tensor(v, requires_grad=(k in case.wrt)) for k, v in inputs64.items()
-    }
+    tensors = {k: torch.tensor(v, requires_grad=(k in case.wrt)) for k, v in inputs64.items()}
     out = case.torch_forward(tensors)
     assert_close(expected, out.detach().numpy(), 1e-9, 1e-10, f"{label} forward vs torch")
     if case.wrt:
         out.backward(torch.tensor(dout64))
         for name in case.wrt:
             assert_close(
-                ref_grads[name], tensors[name].grad.numpy(), 1e-9, 1e-10, f"{label} d{name} vs torch"
+                ref_grads[name],
+                tensors[name].grad.numpy(),
+                1e-9,
+                1e-10,
+                f"{label} d{name} vs torch",
             )
 
 
@@ -198,6 +200,11 @@ def check_thread_consistency(case: OpCase, seed: int = 0) -> None:
         ember.set_num_threads(previous)
     rtol, atol = TOLERANCES[np.float32]
     for a, b, c in zip(one, two, again):
-        assert_close(b, a, rtol * case.tolerance_scale, atol * case.tolerance_scale,
-                     f"{case.name}: 2 threads vs 1")
+        assert_close(
+            b,
+            a,
+            rtol * case.tolerance_scale,
+            atol * case.tolerance_scale,
+            f"{case.name}: 2 threads vs 1",
+        )
         assert np.array_equal(b, c, equal_nan=True), f"{case.name}: 2 threads not reproducible"

@@ -12,11 +12,12 @@ import gc
 import threading
 import weakref
 
-import ember
 import numpy as np
 import pytest
-from ember.autograd import Function, Node
 from op_harness import assert_close
+
+import ember
+from ember.autograd import Function, Node
 
 try:
     import torch
@@ -613,7 +614,9 @@ def test_a_retained_tensor_is_not_kept_alive_by_its_graph():
     y.backward()
 
 
-@pytest.mark.parametrize("scale", [lambda l: l * 2.0, lambda l: l / 4, lambda l: 3 * l, lambda l: -l])
+@pytest.mark.parametrize(
+    "scale", [lambda l: l * 2.0, lambda l: l / 4, lambda l: 3 * l, lambda l: -l]
+)
 def test_scaled_scalar_loss_backpropagates(scale):
     """NumPy turns 0-d results into scalars; a scaled loss must still reach the loss's backward."""
     from ember.nn import functional as F

@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 import pytest
+from training_helpers import ScriptedLogs, WeightsPerEpoch, digits_loaders, mlp, weights
+
 from ember import nn, optim
 from ember._runtime import num_threads
 from ember.optim import lr_scheduler
@@ -20,7 +22,6 @@ from ember.training import (
     fit,
     predict,
 )
-from training_helpers import ScriptedLogs, WeightsPerEpoch, digits_loaders, mlp, weights
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -108,8 +109,9 @@ def test_early_stopping_restores_the_best_epochs_weights_bit_exactly(loaders):
 
 
 def test_early_stopping_restores_buffers_too():
-    import ember
     from training_helpers import digits_split
+
+    import ember
 
     x_train, y_train, x_test, y_test = digits_split()
     ember.manual_seed(0)

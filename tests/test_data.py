@@ -5,9 +5,10 @@ import gc
 import threading
 import time
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember.data import (
     DataLoader,
     Dataset,

@@ -9,9 +9,10 @@ import urllib.error
 from pathlib import Path
 from typing import ClassVar
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember.data import DataLoader
 from ember.datasets import (
     MNIST,

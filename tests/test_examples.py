@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from ember._runtime import num_threads
 
 ROOT = Path(__file__).resolve().parents[1]

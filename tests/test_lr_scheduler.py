@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+
 from ember.nn.parameter import Parameter
 from ember.optim import SGD, lr_scheduler
 from ember.serialization import load, save

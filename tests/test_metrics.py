@@ -1,8 +1,9 @@
 """ember.metrics against hand-computed values, and against scikit-learn when it is installed."""
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember.metrics import accuracy, confusion_matrix, f1_score, precision, recall
 
 # A 3-class example small enough to count by hand:

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from ember import _C
 from op_harness import OpCase, assert_close, check_case, check_thread_consistency
 from reference import activation as ref
+
+from ember import _C
 
 try:
     import torch

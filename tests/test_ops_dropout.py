@@ -3,12 +3,13 @@ count and from how the work is split, keep-rate statistics, exact scaling, and e
 
 import math
 
-import ember
 import numpy as np
 import pytest
-from ember import _C
 from op_harness import OpCase, check_case, check_thread_consistency
 from reference import dropout as ref
+
+import ember
+from ember import _C
 
 try:
     import torch

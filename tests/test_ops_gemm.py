@@ -1,11 +1,12 @@
 import itertools
 
-import ember
 import numpy as np
 import pytest
-from ember import _C
 from op_harness import OpCase, assert_close, check_case, check_thread_consistency
 from reference import gemm as ref
+
+import ember
+from ember import _C
 
 try:
     import torch

@@ -2,9 +2,10 @@ import itertools
 
 import numpy as np
 import pytest
-from ember import _C
 from op_harness import OpCase, assert_close, check_case, check_thread_consistency
 from reference import loss as ref
+
+from ember import _C
 
 try:
     import torch

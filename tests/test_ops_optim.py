@@ -3,12 +3,13 @@ NumPy implementation of PyTorch's rules and, when installed, against torch.optim
 
 import itertools
 
-import ember
 import numpy as np
 import pytest
-from ember import _C
 from op_harness import TOLERANCES, assert_close
 from reference import optim as ref
+
+import ember
+from ember import _C
 
 try:
     import torch

@@ -1,8 +1,9 @@
 """Optimizers: trajectories against PyTorch's, param groups, state_dict resume, validation."""
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember.backends import cpu as cpu_backend
 from ember.nn.parameter import Parameter
 from ember.optim import SGD, Adam, AdamW, Optimizer

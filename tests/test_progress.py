@@ -2,9 +2,10 @@
 
 import io
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember.utils import ProgressBar, format_duration
 
 

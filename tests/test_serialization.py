@@ -9,9 +9,10 @@ import subprocess
 import sys
 import textwrap
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember import serialization
 from ember.nn.parameter import Parameter
 from ember.serialization import load, save

@@ -9,9 +9,10 @@ import pickle
 import subprocess
 import sys
 
-import ember
 import numpy as np
 import pytest
+
+import ember
 from ember.backends import cpu as cpu_backend
 
 try:

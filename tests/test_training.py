@@ -6,15 +6,16 @@ import itertools
 import weakref
 from pathlib import Path
 
-import ember
 import numpy as np
 import pytest
+from training_helpers import digits_loaders, digits_split, mlp
+
+import ember
 from ember import metrics, nn, optim
 from ember._runtime import num_threads
 from ember.autograd.function import AccumulateGrad, Node
 from ember.data import DataLoader, TensorDataset
 from ember.training import History, evaluate, fit, predict
-from training_helpers import digits_loaders, digits_split, mlp
 
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
 

@@ -3,8 +3,9 @@ scripts the monitored values so that callbacks can be driven epoch by epoch."""
 
 from __future__ import annotations
 
-import ember
 import numpy as np
+
+import ember
 from ember import nn
 from ember.data import DataLoader, TensorDataset, train_test_split
 from ember.datasets import load_digits

@@ -8,7 +8,6 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import ember
-
 from suite.timing import Plan, median_seconds
 
 

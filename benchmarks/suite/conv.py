@@ -10,8 +10,8 @@ ran (im2col+GEMM, Winograd), so it compares across layers and libraries. No nump
 from __future__ import annotations
 
 import numpy as np
-from ember import _C
 
+from ember import _C
 from suite.table import Row
 
 TITLE = "Conv2d forward + backward (dx, dW, db), batch 64, float32"

@@ -9,8 +9,8 @@ Each result is checked against numpy's; a disagreement is flagged in the row's n
 from __future__ import annotations
 
 import numpy as np
-from ember import _C
 
+from ember import _C
 from suite.table import Row
 
 TITLE = "GEMM (float32 unless --dtype; out = op(A) @ op(B))"

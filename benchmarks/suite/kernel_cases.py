@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
-import ember
 import numpy as np
+
+import ember
 from ember import _C
 
 F32 = 4

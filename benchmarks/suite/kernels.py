@@ -13,8 +13,8 @@ woken for a few microseconds of work costs more than it saves).
 from __future__ import annotations
 
 import numpy as np
-from ember import _C
 
+from ember import _C
 from suite import kernel_cases as k
 from suite.table import Row
 

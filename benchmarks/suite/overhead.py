@@ -20,9 +20,9 @@ import sys
 import time
 from dataclasses import replace
 
-import ember
 import numpy as np
 
+import ember
 from suite import env
 from suite.table import Row
 from suite.timing import median_seconds

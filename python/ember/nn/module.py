@@ -13,7 +13,7 @@ changed together, through `__setattr__`, `__delattr__` and the register_* method
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ember import _dtype
 from ember._device import device as _Device
