@@ -90,7 +90,8 @@ def gemm_case(M, N, K, trans_a, trans_b, alpha=1.0, beta=0.0):
 
 
 # (M, N, K, alpha, beta). The AVX2 tiles are 6x16 (float) and 6x8 (double), the portable ones 4x8
-# and 4x4; KC = 256; MC = 144 (float) / 72 (double); NC = 3072 / 1536. Operands are packed, or
+# and 4x4; KC = 256; MC = 144 (float) / 72 (double); NC = 3072 / 1536. The AVX-512 tiles are
+# 12x32 and 12x16 (used from N = 17); KC = 384; MC = 240 / 120. Operands are packed, or
 # read in place when few tiles share them (M <= 24 for B, N <= 4 NR for A), and a @ b.T with
 # M <= 8 runs as dot products (AVX2): the shapes below reach every combination.
 GEMM_SHAPES = [
@@ -104,6 +105,9 @@ GEMM_SHAPES = [
     (73, 90, 31, 0.25, 2.0),  # MC + 1 rows (double)
     (26, 10, 31, 1.0, 0.0),  # N below every NR
     (3, 3073, 4, 1.0, 0.0),  # NC + 1 columns: several column blocks
+    (13, 33, 387, 1.0, 0.0),  # MR + 1, NR + 1, KC + 3 (AVX-512 float)
+    (241, 161, 21, 0.5, 1.0),  # MC + 1 rows (AVX-512 float); both packed, K not a multiple of 8
+    (121, 48, 9, 1.0, 0.0),  # MC + 1 rows (AVX-512 double)
 ]
 GEMM_CASES = [
     gemm_case(M, N, K, ta, tb, alpha, beta)

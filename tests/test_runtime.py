@@ -29,7 +29,7 @@ def test_build_info_reports_the_build():
         info
     )
     assert info["version"] == ember.__version__
-    assert info["simd"] in ("avx2+fma", "generic")
+    assert info["simd"] in ("avx512f+avx2+fma", "avx2+fma", "generic")
     assert info["max_threads"] >= 1
 
 
@@ -51,14 +51,29 @@ def test_set_num_threads_round_trips_and_rejects_bad_counts():
 
 
 def test_simd_switch_forces_the_fallback_and_restores():
-    detected = ember.build_info()["simd_detected"]
+    before = _C.get_simd()  # the detected path, unless EMBER_SIMD caps it
     with simd_path("generic"):
         assert _C.get_simd() == "generic"
-    assert _C.get_simd() == detected
+    assert _C.get_simd() == before
     with pytest.raises(ValueError, match="set_simd"):
         _C.set_simd("sse9")
     assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD="generic") == (
         "generic"
+    )
+
+
+def test_avx512_machines_can_force_avx2_and_restore():
+    if ember.build_info()["simd_detected"] != "avx512f+avx2+fma":
+        pytest.skip("no AVX-512F path on this CPU or build")
+    before = _C.get_simd()
+    with simd_path("avx2"):
+        assert _C.get_simd() == "avx2+fma"
+        with simd_path("avx512"):
+            assert _C.get_simd() == "avx512f+avx2+fma"
+        assert _C.get_simd() == "avx2+fma"
+    assert _C.get_simd() == before
+    assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD="avx2") == (
+        "avx2+fma"
     )
 
 

@@ -32,7 +32,7 @@ void bind_runtime(py::module_& m) {
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("set_simd", &set_simd, py::arg("name"),
-        "Force the SIMD path: 'auto', 'generic' (portable fallback) or 'avx2'.");
+        "Force the SIMD path: 'auto', 'generic' (portable fallback), 'avx2' or 'avx512'.");
   m.def("get_simd", [] { return std::string(simd_name(active_simd())); });
 }
 

@@ -1,5 +1,5 @@
 // AVX2+FMA float32 paths of the activation and softmax kernels (activation_avx2.cpp), on
-// contiguous ranges. Call only when ember::active_simd() == SimdPath::Avx2 in a build that
+// contiguous ranges. Call only when ember::use_avx2() in a build that
 // defines EMBER_HAVE_AVX2_PATH; the portable loops in activation.cpp and softmax_rows.cpp are
 // the reference for each.
 #pragma once
@@ -20,7 +20,7 @@ inline constexpr bool kBuilt = false;
 // discarded branch is never instantiated, so builds without the AVX2 file still link.
 template <typename T>
 inline constexpr bool candidate = kBuilt && std::is_same_v<T, float>;
-inline bool active() { return active_simd() == SimdPath::Avx2; }
+inline bool active() { return use_avx2(); }
 
 // max(x[0..n)), ignoring NaN like the scalar `x > m ? x : m`; -inf for n == 0.
 float row_max(const float* x, int64_t n);

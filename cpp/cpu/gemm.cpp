@@ -14,7 +14,9 @@
 //    serves all four (trans_a, trans_b) cases. The AVX2 path packs the transposing direction with
 //    8x8 in-register transposes.
 //  * Microkernels (contract in gemm_microkernel.h) keep the tile in registers across the KC loop.
-//    AVX2+FMA (gemm_avx2.cpp): float 6x16 and double 6x8, 12 ymm accumulators. Portable (below):
+//    AVX2+FMA (gemm_avx2.cpp): float 6x16 and double 6x8, 12 ymm accumulators. AVX-512F
+//    (gemm_avx512.cpp): float 12x32 and double 12x16, 24 zmm accumulators; with N <= 16 its
+//    tile would be mostly padding, so such products keep the AVX2 kernel. Portable (below):
 //    plain loops over a 4x8 / 4x4 tile that compilers vectorise for SSE2 or NEON. A kernel
 //    computes only the rows it is asked for, so partial row tiles write C directly; a partial
 //    column panel is computed into a local tile and copied.
@@ -25,7 +27,9 @@
 //      rows of A and B, both contiguous along K (AVX2 path).
 //  * Block sizes target Zen 3 (32 KiB L1d, 512 KiB L2 per core). float: KC = 256 (a B micro-panel
 //    is 16 KiB, half of L1), MC = 144 (A block 144 KiB), NC = 3072 (B block 3 MiB). double: KC =
-//    256, MC = 72, NC = 1536 (same byte sizes). Blocks are balanced: K = 784 runs as 4 x 196, not
+//    256, MC = 72, NC = 1536 (same byte sizes). The AVX-512 path targets recent Xeons (48 KiB L1d,
+//    2 MiB L2): KC = 384 (a 48 KiB B micro-panel), MC = 240 / 120 (A block 360 KiB), the best
+//    measured among KC 192-512 and MC 240-480. Blocks are balanced: K = 784 runs as 4 x 196, not
 //    3 x 256 + 16, whose thin last block would cost a full extra C read/write pass.
 //  * Threads: C is cut into a tm x tn grid of MR/NR-aligned blocks, one per thread; each thread
 //    runs the sequential algorithm above on its block with its own (thread-local, reused) packing
@@ -286,10 +290,23 @@ void gemm_run(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
     gemm_parallel<T, MR, NR>(p, threads, ks);
 }
 
+// Up to this many columns of C, the AVX2 tile (two 8-lane vectors wide) pads less than the
+// AVX-512 tile (two 16-lane vectors) saves: a 10-column output layer runs faster on AVX2.
+constexpr int64_t kAvx512MinCols = 17;
+
 void gemm_dispatch(const Problem<float>& p, int threads) {
   namespace d = gemm_detail;
+#ifdef EMBER_HAVE_AVX512_PATH
+  if (active_simd() == SimdPath::Avx512 && p.N >= kAvx512MinCols) {
+    gemm_run<float, d::kAvx512MrF32, d::kAvx512NrF32>(
+        p, threads,
+        {d::microkernel_avx512_f32, d::pack_rows_avx512_f32, d::pack_cols_avx512_f32,
+         d::dot_kernel_avx2_f32, 384, 240, 3072});
+    return;
+  }
+#endif
 #ifdef EMBER_HAVE_AVX2_PATH
-  if (active_simd() == SimdPath::Avx2) {
+  if (use_avx2()) {
     gemm_run<float, d::kAvx2MrF32, d::kAvx2NrF32>(
         p, threads,
         {d::microkernel_avx2_f32, d::pack_rows_avx2_f32, d::pack_cols_avx2_f32,
@@ -303,8 +320,16 @@ void gemm_dispatch(const Problem<float>& p, int threads) {
 
 void gemm_dispatch(const Problem<double>& p, int threads) {
   namespace d = gemm_detail;
+#ifdef EMBER_HAVE_AVX512_PATH
+  if (active_simd() == SimdPath::Avx512 && p.N >= kAvx512MinCols) {
+    gemm_run<double, d::kAvx512MrF64, d::kAvx512NrF64>(
+        p, threads,
+        {d::microkernel_avx512_f64, nullptr, nullptr, d::dot_kernel_avx2_f64, 384, 120, 1536});
+    return;
+  }
+#endif
 #ifdef EMBER_HAVE_AVX2_PATH
-  if (active_simd() == SimdPath::Avx2) {
+  if (use_avx2()) {
     gemm_run<double, d::kAvx2MrF64, d::kAvx2NrF64>(
         p, threads,
         {d::microkernel_avx2_f64, d::pack_rows_avx2_f64, d::pack_cols_avx2_f64,

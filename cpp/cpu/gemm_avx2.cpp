@@ -1,5 +1,5 @@
 // AVX2+FMA GEMM kernels (contracts in gemm_microkernel.h): the 6 x 16 / 6 x 8 microkernel and the
-// dot-product kernel for A B^T with few rows. Called only when active_simd() == SimdPath::Avx2.
+// dot-product kernel for A B^T with few rows. Called only when use_avx2().
 //
 // Microkernel: each k step loads one row of the B micro-panel (2 ymm), broadcasts the 6 values of
 // the A micro-panel one at a time and issues 2 FMAs per broadcast: 12 independent accumulator

@@ -1,8 +1,8 @@
 // The contract between the GEMM driver (gemm.cpp, portable) and its SIMD kernels (gemm_avx2.cpp,
-// gemm_pack_avx2.cpp, compiled with -mavx2 -mfma): microkernels, transposing packers and the
-// dot-product kernel. Only plain declarations cross that boundary: inline or template code shared
-// by both sides could be emitted once with AVX2 instructions and then be picked by the linker
-// for the portable path too.
+// gemm_pack_avx2.cpp, compiled with -mavx2 -mfma; gemm_avx512.cpp, with -mavx512f): microkernels,
+// transposing packers and the dot-product kernel. Only plain declarations cross that boundary:
+// inline or template code shared by both sides could be emitted once with AVX2 instructions and
+// then be picked by the linker for the portable path too.
 //
 // A microkernel computes the top `rows` (1..MR) rows of one MR x NR tile of C:
 //   acc(r, j) = sum_{k < kc} a[r * a_rs + k * a_cs] * b[k * b_ld + j]     r < rows, j < NR
@@ -33,6 +33,17 @@ void microkernel_avx2_f64(int64_t kc, int rows, const double* a, int64_t a_rs, i
                           const double* b, int64_t b_ld, double* c, int64_t ldc, double alpha,
                           double beta);
 
+// AVX-512F tile shapes: 24 zmm accumulators (12 rows x 2 vectors), 2 zmm of B, 1 broadcast of A.
+constexpr int kAvx512MrF32 = 12, kAvx512NrF32 = 32;
+constexpr int kAvx512MrF64 = 12, kAvx512NrF64 = 16;
+
+void microkernel_avx512_f32(int64_t kc, int rows, const float* a, int64_t a_rs, int64_t a_cs,
+                            const float* b, int64_t b_ld, float* c, int64_t ldc, float alpha,
+                            float beta);
+void microkernel_avx512_f64(int64_t kc, int rows, const double* a, int64_t a_rs, int64_t a_cs,
+                            const double* b, int64_t b_ld, double* c, int64_t ldc, double alpha,
+                            double beta);
+
 // Transposing packers for one full micro-panel whose lanes are rows of a row-major matrix
 // (contiguous along k): dst[k * W + l] = src[l * ld + k], l < W, k < kc. `rows` fill an A
 // panel (W = MR), `cols` a B panel (W = NR).
@@ -43,6 +54,8 @@ void pack_rows_avx2_f32(float* dst, const float* src, int64_t ld, int64_t kc);
 void pack_cols_avx2_f32(float* dst, const float* src, int64_t ld, int64_t kc);
 void pack_rows_avx2_f64(double* dst, const double* src, int64_t ld, int64_t kc);
 void pack_cols_avx2_f64(double* dst, const double* src, int64_t ld, int64_t kc);
+void pack_rows_avx512_f32(float* dst, const float* src, int64_t ld, int64_t kc);
+void pack_cols_avx512_f32(float* dst, const float* src, int64_t ld, int64_t kc);
 
 // For op(A) = A, op(B) = B^T with few rows: both operands are contiguous along K, so a
 // rows x cols (rows <= kDotRows, cols <= kDotCols) block of C is a set of dot products,

@@ -1,5 +1,5 @@
 // AVX2 transposing packers for GEMM (contract in gemm_microkernel.h). Called only when
-// active_simd() == SimdPath::Avx2.
+// use_avx2().
 //
 // Each panel lane is a row of a row-major matrix, contiguous in k:
 //   dst[k * W + l] = src[l * ld + k].

@@ -1,5 +1,6 @@
 #include "cpu/runtime.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -13,15 +14,22 @@ namespace {
 SimdPath probe_cpu() {
 #if defined(EMBER_HAVE_AVX2_PATH) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdPath::Avx2;
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return SimdPath::Generic;
+#if defined(EMBER_HAVE_AVX512_PATH)
+  if (__builtin_cpu_supports("avx512f")) return SimdPath::Avx512;
 #endif
+  return SimdPath::Avx2;
+#else
   return SimdPath::Generic;
+#endif
 }
 
 SimdPath initial_path() {
   const char* env = std::getenv("EMBER_SIMD");
+  const SimdPath best = probe_cpu();
   if (env && std::string(env) == "generic") return SimdPath::Generic;
-  return probe_cpu();
+  if (env && std::string(env) == "avx2") return std::min(best, SimdPath::Avx2);
+  return best;
 }
 
 SimdPath g_active = initial_path();
@@ -42,7 +50,11 @@ SimdPath detected_simd() { return probe_cpu(); }
 SimdPath active_simd() { return g_active; }
 
 const char* simd_name(SimdPath path) {
-  return path == SimdPath::Avx2 ? "avx2+fma" : "generic";
+  switch (path) {
+    case SimdPath::Avx512: return "avx512f+avx2+fma";  // AVX-512 GEMM, AVX2 elsewhere
+    case SimdPath::Avx2: return "avx2+fma";
+    default: return "generic";
+  }
 }
 
 void set_simd(const std::string& name) {
@@ -51,12 +63,16 @@ void set_simd(const std::string& name) {
   } else if (name == "generic") {
     g_active = SimdPath::Generic;
   } else if (name == "avx2") {
-    if (probe_cpu() != SimdPath::Avx2)
+    if (probe_cpu() < SimdPath::Avx2)
       throw std::invalid_argument("set_simd: this CPU or build has no AVX2+FMA path");
     g_active = SimdPath::Avx2;
+  } else if (name == "avx512") {
+    if (probe_cpu() < SimdPath::Avx512)
+      throw std::invalid_argument("set_simd: this CPU or build has no AVX-512F path");
+    g_active = SimdPath::Avx512;
   } else {
-    throw std::invalid_argument("set_simd: expected 'auto', 'generic' or 'avx2', got '" + name +
-                                "'");
+    throw std::invalid_argument("set_simd: expected 'auto', 'generic', 'avx2' or 'avx512', got '" +
+                                name + "'");
   }
 }
 

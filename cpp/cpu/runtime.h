@@ -1,8 +1,9 @@
 // Process-wide run-time state shared by every kernel: the thread count and the SIMD path.
 //
-// The SIMD path is picked once from CPUID (AVX2 and FMA both present -> Avx2) and can be forced
-// down to Generic, so tests can run every op on both paths from one build. The environment
-// variable EMBER_SIMD=generic forces the fallback from the start.
+// The SIMD path is picked once from CPUID (AVX2 and FMA -> Avx2; AVX-512F too -> Avx512) and can
+// be forced down, so tests can run every op on every path from one build. The environment
+// variable EMBER_SIMD=generic or EMBER_SIMD=avx2 caps the path from the start. Paths are ordered:
+// a kernel with only an AVX2 version uses it whenever use_avx2() holds, on AVX-512 CPUs too.
 #pragma once
 
 #include <cstdint>
@@ -10,14 +11,18 @@
 
 namespace ember {
 
-enum class SimdPath { Generic, Avx2 };
+enum class SimdPath { Generic, Avx2, Avx512 };
 
 // The best path this CPU and this build support.
 SimdPath detected_simd();
 // The path kernels use now: detected_simd(), unless forced down.
 SimdPath active_simd();
-// "auto" -> detected path, "generic" -> portable fallback, "avx2" -> AVX2 (error if unsupported).
+// True when the AVX2+FMA kernels may run: the active path is Avx2 or above.
+inline bool use_avx2() { return active_simd() >= SimdPath::Avx2; }
+// "auto" -> detected path, "generic" -> portable fallback, "avx2" -> AVX2, "avx512" -> AVX-512F
+// (error if this CPU or build lacks it).
 void set_simd(const std::string& name);
+// "generic", "avx2+fma" or "avx512f+avx2+fma" (AVX-512 GEMM, AVX2 for the other kernels).
 const char* simd_name(SimdPath path);
 
 bool openmp_enabled();

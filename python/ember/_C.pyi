@@ -115,7 +115,7 @@ def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None:
     ...
 def set_simd(name: str) -> None:
     """
-    Force the SIMD path: 'auto', 'generic' (portable fallback) or 'avx2'.
+    Force the SIMD path: 'auto', 'generic' (portable fallback), 'avx2' or 'avx512'.
     """
 def sgd_step(param: numpy.ndarray, grad: numpy.ndarray, momentum_buffer: typing.Any = None, *, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, dampening: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, maximize: bool = False, first_step: bool = False) -> None:
     """

@@ -26,16 +26,20 @@ def set_num_threads(n: int) -> None:
     _C.set_num_threads(n)
 
 
+# get_simd's names -> the names set_simd accepts.
+_SET_NAME = {"avx2+fma": "avx2", "avx512f+avx2+fma": "avx512"}
+
+
 @contextmanager
 def simd_path(name: str) -> Iterator[None]:
     """Run kernels on one SIMD path inside the block: 'generic' forces the portable fallback,
-    'avx2' the AVX2+FMA path, 'auto' the best one this CPU supports."""
+    'avx2' the AVX2+FMA path, 'avx512' the AVX-512F path, 'auto' the best one this CPU supports."""
     previous = _C.get_simd()
     _C.set_simd(name)
     try:
         yield
     finally:
-        _C.set_simd("avx2" if previous == "avx2+fma" else previous)
+        _C.set_simd(_SET_NAME.get(previous, previous))
 
 
 @contextmanager

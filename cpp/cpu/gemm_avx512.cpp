@@ -1,0 +1,227 @@
+// AVX-512F GEMM kernels (contracts in gemm_microkernel.h): the 12 x 32 float / 12 x 16 double
+// microkernel and the float transposing packers. Called only when active_simd() ==
+// SimdPath::Avx512.
+//
+// Microkernel: each k step loads one row of the B micro-panel (2 zmm) and broadcasts the 12
+// values of the A micro-panel, 2 FMAs per broadcast: 24 independent accumulator chains cover the
+// FMA latency x throughput product of two 512-bit FMA ports with room to spare, and 14 loads per
+// 24 FMAs keep the two load ports below the FMA rate. Accumulators, B and the broadcast take 27 of
+// the 32 zmm registers. Twelve rows rather than fourteen: a 12-row panel packs with one 8 x 8 and
+// two 4 x 4 transposes per 8 k.
+#include <immintrin.h>
+
+#include "cpu/gemm_microkernel.h"
+
+namespace ember::cpu::gemm_detail {
+
+namespace {
+
+struct F32 {
+  using T = float;
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(T x) { return _mm512_set1_ps(x); }
+  static V load(const T* p) { return _mm512_loadu_ps(p); }
+  static V broadcast(const T* p) { return _mm512_set1_ps(*p); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
+};
+
+struct F64 {
+  using T = double;
+  using V = __m512d;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V set1(T x) { return _mm512_set1_pd(x); }
+  static V load(const T* p) { return _mm512_loadu_pd(p); }
+  static V broadcast(const T* p) { return _mm512_set1_pd(*p); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
+};
+
+// c[0:2 vectors] = alpha * (lo, hi) (+ beta * c): beta == 0 never reads c, so NaN in old C
+// cannot leak through.
+template <typename S>
+inline void store_row(typename S::T* c, typename S::V lo, typename S::V hi, typename S::V alpha,
+                      typename S::V beta, bool read_c) {
+  typename S::V v0 = S::mul(lo, alpha), v1 = S::mul(hi, alpha);
+  if (read_c) {
+    v0 = S::fmadd(beta, S::load(c), v0);
+    v1 = S::fmadd(beta, S::load(c + S::kLanes), v1);
+  }
+  S::store(c, v0);
+  S::store(c + S::kLanes, v1);
+}
+
+// One row of the tile: broadcast its A value, two FMAs. Accumulators are named variables, not
+// an array, for the reason given in gemm_avx2.cpp (GCC under LTO spilled an array every k step).
+#define EMBER_ROW(r, ptr)                   \
+  if constexpr (R > r) {                    \
+    const V av = S::broadcast(ptr);         \
+    c##r##_0 = S::fmadd(av, b0, c##r##_0);  \
+    c##r##_1 = S::fmadd(av, b1, c##r##_1);  \
+  }
+#define EMBER_STORE(r) \
+  if constexpr (R > r) store_row<S>(c + r * ldc, c##r##_0, c##r##_1, va, vb, read_c);
+
+// The top R rows (R <= 12) of a 12 x (2 vectors) tile; see gemm_microkernel.h for the layout.
+template <typename S, int R>
+void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t a_cs,
+                      const typename S::T* b, int64_t b_ld, typename S::T* c, int64_t ldc,
+                      typename S::T alpha, typename S::T beta) {
+  using T = typename S::T;
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  // Rows 3g .. 3g+2 hang off p[g] at offsets 0, a_rs, 2 a_rs: base + index addressing.
+  const T* p0 = a;
+  const T* p1 = R > 3 ? a + 3 * a_rs : a;
+  const T* p2 = R > 6 ? a + 6 * a_rs : a;
+  const T* p3 = R > 9 ? a + 9 * a_rs : a;
+  const int64_t rs1 = a_rs, rs2 = 2 * a_rs;
+
+  V c0_0 = S::zero(), c0_1 = S::zero(), c1_0 = S::zero(), c1_1 = S::zero();
+  V c2_0 = S::zero(), c2_1 = S::zero(), c3_0 = S::zero(), c3_1 = S::zero();
+  V c4_0 = S::zero(), c4_1 = S::zero(), c5_0 = S::zero(), c5_1 = S::zero();
+  V c6_0 = S::zero(), c6_1 = S::zero(), c7_0 = S::zero(), c7_1 = S::zero();
+  V c8_0 = S::zero(), c8_1 = S::zero(), c9_0 = S::zero(), c9_1 = S::zero();
+  V c10_0 = S::zero(), c10_1 = S::zero(), c11_0 = S::zero(), c11_1 = S::zero();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    // B read in place (b_ld = ldb) walks two cache lines per k step; ask for them 8 steps early.
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * b_ld), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * b_ld + L), _MM_HINT_T0);
+    const V b0 = S::load(b);
+    const V b1 = S::load(b + L);
+    EMBER_ROW(0, p0)
+    EMBER_ROW(1, p0 + rs1)
+    EMBER_ROW(2, p0 + rs2)
+    EMBER_ROW(3, p1)
+    EMBER_ROW(4, p1 + rs1)
+    EMBER_ROW(5, p1 + rs2)
+    EMBER_ROW(6, p2)
+    EMBER_ROW(7, p2 + rs1)
+    EMBER_ROW(8, p2 + rs2)
+    EMBER_ROW(9, p3)
+    EMBER_ROW(10, p3 + rs1)
+    EMBER_ROW(11, p3 + rs2)
+    p0 += a_cs;
+    p1 += a_cs;
+    p2 += a_cs;
+    p3 += a_cs;
+    b += b_ld;
+  }
+
+  const V va = S::set1(alpha), vb = S::set1(beta);
+  const bool read_c = beta != T(0);
+  EMBER_STORE(0)
+  EMBER_STORE(1)
+  EMBER_STORE(2)
+  EMBER_STORE(3)
+  EMBER_STORE(4)
+  EMBER_STORE(5)
+  EMBER_STORE(6)
+  EMBER_STORE(7)
+  EMBER_STORE(8)
+  EMBER_STORE(9)
+  EMBER_STORE(10)
+  EMBER_STORE(11)
+}
+#undef EMBER_ROW
+#undef EMBER_STORE
+
+template <typename S>
+void microkernel(int64_t kc, int rows, const typename S::T* a, int64_t a_rs, int64_t a_cs,
+                 const typename S::T* b, int64_t b_ld, typename S::T* c, int64_t ldc,
+                 typename S::T alpha, typename S::T beta) {
+  using Kernel = void (*)(int64_t, const typename S::T*, int64_t, int64_t, const typename S::T*,
+                          int64_t, typename S::T*, int64_t, typename S::T, typename S::T);
+  static constexpr Kernel kernels[12] = {
+      microkernel_rows<S, 1>, microkernel_rows<S, 2>,  microkernel_rows<S, 3>,
+      microkernel_rows<S, 4>, microkernel_rows<S, 5>,  microkernel_rows<S, 6>,
+      microkernel_rows<S, 7>, microkernel_rows<S, 8>,  microkernel_rows<S, 9>,
+      microkernel_rows<S, 10>, microkernel_rows<S, 11>, microkernel_rows<S, 12>};
+  kernels[rows - 1](kc, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
+}
+
+// 8 lanes x 8 k (floats) -> v[k] = the 8 lanes' values at k.
+inline void transpose8x8(__m256 v[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  v[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+  v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  v[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+  v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  v[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+  v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  v[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+  v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// Lanes [l0, l0 + 8) of a W-lane panel, k in [k, k + 8).
+template <int W>
+inline void pack_8_lanes(float* dst, const float* src, int64_t ld, int l0, int64_t k) {
+  __m256 v[8];
+  for (int l = 0; l < 8; ++l) v[l] = _mm256_loadu_ps(src + (l0 + l) * ld + k);
+  transpose8x8(v);
+  for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (k + j) * W + l0, v[j]);
+}
+
+// Lanes [l0, l0 + 4) of a W-lane panel, k in [k, k + 8).
+template <int W>
+inline void pack_4_lanes(float* dst, const float* src, int64_t ld, int l0, int64_t k) {
+  for (int64_t k4 = k; k4 < k + 8; k4 += 4) {
+    __m128 r0 = _mm_loadu_ps(src + (l0 + 0) * ld + k4), r1 = _mm_loadu_ps(src + (l0 + 1) * ld + k4);
+    __m128 r2 = _mm_loadu_ps(src + (l0 + 2) * ld + k4), r3 = _mm_loadu_ps(src + (l0 + 3) * ld + k4);
+    _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+    _mm_storeu_ps(dst + (k4 + 0) * W + l0, r0);
+    _mm_storeu_ps(dst + (k4 + 1) * W + l0, r1);
+    _mm_storeu_ps(dst + (k4 + 2) * W + l0, r2);
+    _mm_storeu_ps(dst + (k4 + 3) * W + l0, r3);
+  }
+}
+
+// dst[k * W + l] = src[l * ld + k] for a full W-lane panel (W a multiple of 4).
+template <int W>
+void pack_lanes(float* dst, const float* src, int64_t ld, int64_t kc) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    int l = 0;
+    for (; l + 8 <= W; l += 8) pack_8_lanes<W>(dst, src, ld, l, k);
+    for (; l < W; l += 4) pack_4_lanes<W>(dst, src, ld, l, k);
+  }
+  for (; k < kc; ++k)
+    for (int l = 0; l < W; ++l) dst[k * W + l] = src[l * ld + k];
+}
+
+}  // namespace
+
+void microkernel_avx512_f32(int64_t kc, int rows, const float* a, int64_t a_rs, int64_t a_cs,
+                            const float* b, int64_t b_ld, float* c, int64_t ldc, float alpha,
+                            float beta) {
+  microkernel<F32>(kc, rows, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
+}
+
+void microkernel_avx512_f64(int64_t kc, int rows, const double* a, int64_t a_rs, int64_t a_cs,
+                            const double* b, int64_t b_ld, double* c, int64_t ldc, double alpha,
+                            double beta) {
+  microkernel<F64>(kc, rows, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
+}
+
+void pack_rows_avx512_f32(float* dst, const float* src, int64_t ld, int64_t kc) {
+  pack_lanes<kAvx512MrF32>(dst, src, ld, kc);
+}
+
+void pack_cols_avx512_f32(float* dst, const float* src, int64_t ld, int64_t kc) {
+  pack_lanes<kAvx512NrF32>(dst, src, ld, kc);
+}
+
+}  // namespace ember::cpu::gemm_detail
