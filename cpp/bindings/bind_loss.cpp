@@ -209,26 +209,37 @@ py::array bce_forward(const py::array& p, const py::array& target, const std::st
   });
 }
 
-py::array bce_backward(const py::array& dout, const py::array& p, const py::array& target,
-                       const std::string& reduction) {
-  const char* op = "bce_backward";
+// Backward of a loss that pairs each element of x with one of target: dx = kernel(dout, x, target).
+template <typename Kernel>
+py::array pointwise_loss_backward(const char* op, const py::array& dout, const py::array& x,
+                                  const py::array& target, const std::string& reduction,
+                                  const char* x_name, Kernel kernel) {
   const Reduction red = parse_reduction(reduction, op);
-  check_pair(op, "p", p, target);
-  require_dout(dout, p, red, dims_of(p), op);
-  return dispatch_float(p, [&](auto tag) -> py::array {
+  check_pair(op, x_name, x, target);
+  require_dout(dout, x, red, dims_of(x), op);
+  return dispatch_float(x, [&](auto tag) -> py::array {
     using T = decltype(tag);
-    py::array dp = empty_like_dims<T>(dims_of(p));
-    T* d = mut_ptr<T>(dp);
+    py::array dx = empty_like_dims<T>(dims_of(x));
+    T* d = mut_ptr<T>(dx);
     const T* g = ptr<T>(dout);
-    const T* in = ptr<T>(p);
+    const T* in = ptr<T>(x);
     const T* t = ptr<T>(target);
-    const int64_t n = p.size();
+    const int64_t n = x.size();
     {
       py::gil_scoped_release nogil;
-      cpu::bce_backward(d, g, in, t, n, red);
+      kernel(d, g, in, t, n, red);
     }
-    return dp;
+    return dx;
   });
+}
+
+py::array bce_backward(const py::array& dout, const py::array& p, const py::array& target,
+                       const std::string& reduction) {
+  return pointwise_loss_backward(
+      "bce_backward", dout, p, target, reduction, "p",
+      [](auto* d, const auto* g, const auto* in, const auto* t, int64_t n, Reduction red) {
+        cpu::bce_backward(d, g, in, t, n, red);
+      });
 }
 
 py::array mse_forward(const py::array& x, const py::array& target, const std::string& reduction) {
@@ -252,24 +263,11 @@ py::array mse_forward(const py::array& x, const py::array& target, const std::st
 
 py::array mse_backward(const py::array& dout, const py::array& x, const py::array& target,
                        const std::string& reduction) {
-  const char* op = "mse_backward";
-  const Reduction red = parse_reduction(reduction, op);
-  check_pair(op, "x", x, target);
-  require_dout(dout, x, red, dims_of(x), op);
-  return dispatch_float(x, [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    py::array dx = empty_like_dims<T>(dims_of(x));
-    T* d = mut_ptr<T>(dx);
-    const T* g = ptr<T>(dout);
-    const T* in = ptr<T>(x);
-    const T* t = ptr<T>(target);
-    const int64_t n = x.size();
-    {
-      py::gil_scoped_release nogil;
-      cpu::mse_backward(d, g, in, t, n, red);
-    }
-    return dx;
-  });
+  return pointwise_loss_backward(
+      "mse_backward", dout, x, target, reduction, "x",
+      [](auto* d, const auto* g, const auto* in, const auto* t, int64_t n, Reduction red) {
+        cpu::mse_backward(d, g, in, t, n, red);
+      });
 }
 
 }  // namespace
