@@ -629,3 +629,72 @@ def test_scaled_scalar_loss_backpropagates(scale):
     F.cross_entropy(x, target).backward()
     factor = scale(ember.tensor(1.0, dtype=ember.float64)).item()
     np.testing.assert_allclose(scaled_grad, factor * x.grad.numpy(), rtol=1e-12)
+
+
+# ---- leaves keeping a fresh first gradient instead of copying it --------------------------------
+
+
+class _Returns(Function):
+    """y = x; backward hands back `ctx.grad_array` itself, whatever the upstream gradient."""
+
+    @staticmethod
+    def forward(ctx, x, grad_array):
+        ctx.grad_array = grad_array
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.grad_array, None
+
+
+class _ReturnsFresh(_Returns):
+    fresh_gradients = True
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_leaf_keeps_a_fresh_gradient_and_copies_any_other(fresh):
+    grad_array = np.array([1.0, 2.0], dtype=np.float32)
+    x = ember.zeros(2, requires_grad=True)
+    (_ReturnsFresh if fresh else _Returns).apply(x, grad_array).backward(ember.ones(2))
+    assert (x.grad._data is grad_array) == fresh
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 2.0])
+
+
+def test_a_leaf_hook_or_a_dtype_change_forces_a_copy_of_a_fresh_gradient():
+    grad_array = np.array([1.0, 2.0], dtype=np.float32)
+    hooked = ember.zeros(2, requires_grad=True)
+    hooked.register_hook(lambda g: g)
+    _ReturnsFresh.apply(hooked, grad_array).backward(ember.ones(2))
+    assert hooked.grad._data is not grad_array
+    wide = ember.zeros(2, dtype=ember.float64, requires_grad=True)
+    _ReturnsFresh.apply(wide, grad_array).backward(ember.ones(2, dtype=ember.float64))
+    assert wide.grad.dtype == ember.float64
+    strided = np.arange(4.0, dtype=np.float32)[::2]
+    y = ember.zeros(2, requires_grad=True)
+    _ReturnsFresh.apply(y, strided).backward(ember.ones(2))
+    assert y.grad._data is not strided and y.grad._data.flags.c_contiguous
+
+
+def test_tied_linear_weights_accumulate_into_the_adopted_gradient():
+    rng = np.random.default_rng(0)
+    w = ember.tensor(rng.standard_normal((3, 3)), requires_grad=True)
+    x = ember.tensor(rng.standard_normal((4, 3)))
+    F = ember.nn.functional
+    F.linear(F.linear(x, w), w).sum().backward()
+    W, X = w.detach().numpy(), x.numpy()
+    ones = np.ones((4, 3))
+    expected = ones.T @ (X @ W.T) + (ones @ W).T @ X  # d/dW of sum((X W^T) W^T)
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
+    first = w.grad.numpy().copy()
+    F.linear(x, w).sum().backward()  # accumulates in place into the kept array
+    np.testing.assert_allclose(w.grad.numpy(), first + ones.T @ X, rtol=1e-12)
+
+
+def test_two_linear_layers_never_share_a_gradient_array():
+    layer_a, layer_b = ember.nn.Linear(3, 2), ember.nn.Linear(3, 2)
+    x = ember.randn(5, 3)
+    (layer_a(x) + layer_b(x)).sum().backward()
+    grads = [p.grad._data for p in (*layer_a.parameters(), *layer_b.parameters())]
+    for i, a in enumerate(grads):
+        for b in grads[i + 1 :]:
+            assert not np.shares_memory(a, b)

@@ -72,13 +72,14 @@ def run_backward(roots, seeds, retain_graph: bool = False, capture=None):
                 outs = _check_count(node, outs)
         if not retain_graph:
             node._saved = None
+        fresh = node.fresh_gradients
         for e, g in zip(edges, outs):
             if e is None:
                 continue
             child = e[0]
             if eager and child.__class__ is AccumulateGrad:
                 if g is not None:
-                    child.accumulate(g)
+                    child.accumulate(g, fresh)
                 continue
             if g is not None:
                 if child._out_meta is None:

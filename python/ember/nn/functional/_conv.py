@@ -10,6 +10,7 @@ class Conv2d(Function):
     """x (N, C_in, H, W), weight (C_out, C_in / groups, kH, kW), bias (C_out,) or None."""
 
     __slots__ = ("stride", "padding", "dilation", "groups")
+    fresh_gradients = True  # native kernel outputs
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):

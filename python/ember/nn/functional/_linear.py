@@ -11,6 +11,7 @@ class Linear(Function):
     are folded into one batch dimension for the kernel."""
 
     __slots__ = ()
+    fresh_gradients = True  # native kernel outputs
 
     @staticmethod
     def forward(ctx, x, weight, bias):
