@@ -77,6 +77,24 @@ def test_avx512_machines_can_force_avx2_and_restore():
     )
 
 
+@pytest.mark.parametrize("path", ["auto", "generic"])
+def test_fma_peak_measures_a_positive_rate_on_every_path(path):
+    with simd_path(path):
+        rate = _C.fma_peak(threads=1, seconds=0.01)
+    assert np.isfinite(rate) and rate > 0
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"threads": 0}, "threads"),
+    ({"seconds": 0.0}, "seconds"),
+    ({"seconds": float("nan")}, "seconds"),
+    ({"seconds": 61.0}, "seconds"),
+])  # fmt: skip
+def test_fma_peak_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=rf"\[fma_peak\] {message}"):
+        _C.fma_peak(**kwargs)
+
+
 def test_import_leaves_the_openmp_environment_as_it_was():
     """ember loads its OpenMP runtime with passive waiting but must not change what other
     libraries loaded later in the process see."""

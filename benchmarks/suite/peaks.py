@@ -1,11 +1,11 @@
-"""The machine's ceilings: a nominal FP32 FMA peak and a measured STREAM-triad bandwidth.
+"""The machine's ceilings: a measured FP32 FMA peak and a measured STREAM-triad bandwidth.
 
-FMA peak (nominal, not measured): reported clock x 2 FMA units x 8 float32 lanes (AVX2's
-256-bit registers, the widest path ember uses) x 2 flops per FMA, per core. Measuring it needs a
-hand-written chain of independent FMAs, which no Python-accessible tool offers without a GEMM;
-the nominal figure is what the hardware could do at the reported clock. On a VM the reported
-clock is usually the base clock, so a kernel running at turbo can exceed "100%". CPUs with
-AVX-512 (which OpenBLAS and MKL use) have twice this peak per core; the header says so.
+FMA peak, measured: `ember._C.fma_peak(threads)` runs independent chains of vector FMAs on the
+widest path ember's GEMM uses (AVX-512 where the CPU has it, else AVX2+FMA) on each thread; the
+median of three 0.2 s runs per thread count is the peak. A nominal figure (reported clock x 2
+FMA units x lanes x 2 flops) is unreliable here: VMs report the base clock, and turbo and
+AVX-512 frequency licences move the real one. `--peak-mhz` asks for the nominal figure at a
+given clock instead (AVX2 lanes, as before).
 
 STREAM triad a = b + s*c on float32 arrays, counted as STREAM counts it (3 arrays x 4 bytes per
 element, write-allocate traffic not counted), at the same array size as the large-tensor
@@ -37,6 +37,9 @@ class Peaks:
     stream_gbs: dict[int, float] = field(default_factory=dict)
     stream_by_method: dict[str, dict[int, float]] = field(default_factory=dict)
     stream_elements: int = 0
+    fma_measured: dict[int, float] = field(default_factory=dict)  # threads -> GFLOP/s
+    fma_path: str = ""
+    mhz_given: bool = False
 
     @property
     def fma_gflops_per_core(self) -> float | None:
@@ -45,12 +48,22 @@ class Peaks:
         return self.mhz * 1e-3 * FMA_UNITS * AVX2_LANES_F32 * FLOPS_PER_FMA
 
     def flops(self, threads: int) -> float | None:
+        if threads in self.fma_measured:
+            return self.fma_measured[threads]
         per_core = self.fma_gflops_per_core
         return per_core * min(threads, self.cores) if per_core else None
 
     def describe(self) -> list[str]:
         lines = []
-        if self.fma_gflops_per_core:
+        if self.fma_measured:
+            figures = ", ".join(
+                f"{v:.0f} GFLOP/s on {t} thread{'s' * (t > 1)}"
+                for t, v in sorted(self.fma_measured.items())
+            )
+            lines.append(
+                f"FP32 FMA peak (measured, {self.fma_path} FMA chains, median of 3): {figures}"
+            )
+        elif self.fma_gflops_per_core:
             line = (
                 f"FP32 FMA peak (nominal, not measured): {self.mhz:.0f} MHz x {FMA_UNITS} FMA x "
                 f"{AVX2_LANES_F32} lanes (AVX2) x 2 = {self.fma_gflops_per_core:.1f} GFLOP/s "
@@ -76,7 +89,22 @@ class Peaks:
 
 
 def nominal(cores: int, mhz: float | None = None) -> Peaks:
-    return Peaks(mhz=mhz or env.cpu_mhz(), cores=cores, avx512="avx512f" in env.cpu_flags())
+    peaks = Peaks(mhz=mhz or env.cpu_mhz(), cores=cores, avx512="avx512f" in env.cpu_flags())
+    peaks.mhz_given = mhz is not None
+    return peaks
+
+
+def measure_fma(ctx, peaks: Peaks) -> None:
+    """Fill peaks.fma_measured for each of ctx.threads, unless a clock was given (nominal)."""
+    import ember
+
+    native = ember._C
+    if peaks.mhz_given or not hasattr(native, "fma_peak"):
+        return
+    peaks.fma_path = ember.build_info()["simd"].split("+")[0]
+    for t in ctx.threads:
+        runs = sorted(native.fma_peak(threads=t, seconds=0.2) for _ in range(3))
+        peaks.fma_measured[t] = runs[1]
 
 
 def _numpy_triad(a, b, c, s, threads: int, pool: ThreadPoolExecutor):

@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/registry.h"
+#include "cpu/fma_peak.h"
 #include "cpu/runtime.h"
 #ifdef EMBER_WITH_CUDA
 #include "cuda/api.h"
@@ -34,6 +35,17 @@ void bind_runtime(py::module_& m) {
   m.def("set_simd", &set_simd, py::arg("name"),
         "Force the SIMD path: 'auto', 'generic' (portable fallback), 'avx2' or 'avx512'.");
   m.def("get_simd", [] { return std::string(simd_name(active_simd())); });
+  m.def(
+      "fma_peak",
+      [](int threads, double seconds) {
+        if (threads < 1) throw py::value_error("[fma_peak] threads: expected >= 1");
+        if (!(seconds > 0 && seconds <= 60))
+          throw py::value_error("[fma_peak] seconds: expected in (0, 60]");
+        py::gil_scoped_release nogil;
+        return cpu::fma_peak_gflops(threads, seconds);
+      },
+      py::arg("threads") = 1, py::arg("seconds") = 0.2,
+      "Measured float32 FMA throughput (GFLOP/s) of the active SIMD path on `threads` threads.");
 }
 
 }  // namespace ember::bind
