@@ -14,7 +14,10 @@ from ember._runtime import num_threads, simd_path
 
 def run_python(code: str, **env: str) -> str:
     environment = {**os.environ, **env}
-    for name in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "EMBER_SIMD"):
+    for name in (
+        "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "EMBER_SIMD", "MALLOC_TRIM_THRESHOLD_",
+        "MALLOC_MMAP_THRESHOLD_",
+    ):  # fmt: skip
         if name not in env:
             environment.pop(name, None)
     done = subprocess.run(
@@ -31,6 +34,16 @@ def test_build_info_reports_the_build():
     assert info["version"] == ember.__version__
     assert info["simd"] in ("avx512f+avx2+fma", "avx2+fma", "generic")
     assert info["max_threads"] >= 1
+
+
+def test_malloc_policy_keeps_freed_memory_unless_the_user_set_one():
+    show = "import ember; print(ember.build_info()['malloc'])"
+    policy = run_python(show)
+    if "glibc" not in policy:
+        pytest.skip(f"not a glibc process: {policy}")
+    assert "keeps up to 256 MiB freed" in policy
+    assert "environment" in run_python(show, MALLOC_TRIM_THRESHOLD_="131072")
+    assert "environment" in run_python(show, MALLOC_MMAP_THRESHOLD_="131072")
 
 
 def test_omp_num_threads_is_honoured():

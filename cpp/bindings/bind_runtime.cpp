@@ -2,6 +2,7 @@
 
 #include "bindings/registry.h"
 #include "cpu/fma_peak.h"
+#include "cpu/malloc_policy.h"
 #include "cpu/runtime.h"
 #ifdef EMBER_WITH_CUDA
 #include "cuda/api.h"
@@ -12,6 +13,7 @@ namespace ember::bind {
 namespace py = pybind11;
 
 void bind_runtime(py::module_& m) {
+  apply_malloc_policy();
   m.def("build_info", [] {
     py::dict d;
     d["version"] = EMBER_VERSION;
@@ -21,6 +23,7 @@ void bind_runtime(py::module_& m) {
     d["max_threads"] = get_num_threads();
     d["simd_detected"] = simd_name(detected_simd());
     d["simd"] = simd_name(active_simd());
+    d["malloc"] = apply_malloc_policy();
 #ifdef EMBER_WITH_CUDA
     d["cuda"] = true;
     d["cuda_version"] = EMBER_CUDA_VERSION;  // the toolkit ember was compiled with
