@@ -81,6 +81,14 @@ WINDOWS = [  # (shape, kernel, stride, padding)
     ((1, 2, 5, 5), 5, 1, 2),  # windows mostly padding
     ((2, 1, 9, 6), 3, 1, 1),
     ((3, 2, 7, 7), 1, 2, 0),
+    # Tiling windows (kernel == stride, no padding) take the unrolled and SIMD paths: widths that
+    # leave a partial SIMD step (OW = 3, 6, 16, 17, 11), odd sizes whose last row and column the
+    # floor output size drops, one plane.
+    ((1, 1, 7, 7), 2, 2, 0),
+    ((2, 3, 13, 33), 2, 2, 0),
+    ((1, 2, 6, 64), 2, 2, 0),
+    ((2, 1, 5, 34), 2, 2, 0),
+    ((1, 2, 10, 35), 3, 3, 0),
 ]
 
 CASES = (
@@ -120,7 +128,38 @@ def test_max_pool2d_follows_torch_on_ties_inf_and_nan():
     assert y[0, 0, 0, 0] == -np.inf and indices[0, 0, 0, 0] == 0
 
 
-THREAD_CASES = [max_case((4, 8, 32, 32), 3, 2, 1), avg_case((4, 8, 32, 32), 3, 2, 1)]
+TIED_SHAPES = [(2, 3, 13, 33), (1, 1, 7, 7), (3, 2, 9, 70), (1, 1, 4, 38)]
+
+
+@pytest.mark.parametrize("kernel", [2, 3])
+@pytest.mark.parametrize("shape", TIED_SHAPES, ids=str)
+def test_max_pool2d_ties_and_nans_on_every_path(shape, kernel, dtype, simd):
+    """Few distinct values, so most windows hold equal maxima, -inf, or one or several NaNs."""
+    rng = np.random.default_rng(7)
+    x = rng.choice(
+        [-np.inf, -1.0, 0.0, 0.5, 2.0, np.nan], size=shape, p=[0.1, 0.2, 0.2, 0.2, 0.2, 0.1]
+    )
+    expected_y, expected = ref.max_pool2d(x, kernel, kernel)
+    y, indices = _C.max_pool2d_forward(x.astype(dtype), kernel, kernel)
+    np.testing.assert_array_equal(indices, expected)
+    np.testing.assert_array_equal(y, expected_y.astype(dtype))  # NaN positions must match too
+    if torch is not None:
+        torch_y, torch_indices = F.max_pool2d(torch.tensor(x), kernel, return_indices=True)
+        np.testing.assert_array_equal(indices, torch_indices.numpy())
+
+
+def test_max_pool2d_last_nan_wins_as_in_torch():
+    x = np.array([[[[np.nan, 1.0], [np.nan, 2.0]], [[1.0, np.nan], [np.nan, np.nan]]]])
+    _, indices = _C.max_pool2d_forward(x.reshape(1, 2, 2, 2), 2, 2)
+    np.testing.assert_array_equal(indices.ravel(), [2, 3])
+
+
+THREAD_CASES = [
+    max_case((4, 8, 32, 32), 3, 2, 1),
+    avg_case((4, 8, 32, 32), 3, 2, 1),
+    max_case((4, 16, 66, 131), 2, 2),  # large enough for the SIMD path to use 2 threads
+    max_case((4, 8, 33, 30), 3, 3),
+]
 
 
 @pytest.mark.parametrize("case", THREAD_CASES, ids=str)

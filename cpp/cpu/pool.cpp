@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
+#include "cpu/pool_avx512.h"
 #include "cpu/runtime.h"
 
 // Every kernel runs in parallel over the N*C planes: a plane's outputs, and in backward its whole
@@ -41,31 +43,94 @@ int64_t window_work(const Pool2dShape& s) { return s.planes * s.OH * s.OW * s.kh
 
 }  // namespace
 
+namespace {
+
+// The reference for every window shape: one plane, windows clipped to the image.
+template <typename T>
+void max_pool_plane(T* y, int64_t* idx, const T* x, const Pool2dShape& s) {
+  for (int64_t i = 0; i < s.OH; ++i) {
+    for (int64_t j = 0; j < s.OW; ++j) {
+      const Window win(i, j, s);
+      T best = -std::numeric_limits<T>::infinity();
+      int64_t best_at = win.h0 * s.W + win.w0;
+      for (int64_t ih = win.h0; ih < win.h1; ++ih) {
+        for (int64_t iw = win.w0; iw < win.w1; ++iw) {
+          const T v = x[ih * s.W + iw];
+          if (v > best || std::isnan(v)) {
+            best = v;
+            best_at = ih * s.W + iw;
+          }
+        }
+      }
+      y[i * s.OW + j] = best;
+      idx[i * s.OW + j] = best_at;
+    }
+  }
+}
+
+// K x K windows with stride K and no padding tile the image: every window lies inside it, so
+// the scan needs no clipping and, with K fixed, unrolls fully. Starting from the first pixel instead of -inf picks the same element: a first
+// pixel of -inf is kept by the reference too unless something larger or NaN follows.
+template <int K, typename T>
+void max_pool_plane_tiled(T* y, int64_t* idx, const T* x, int64_t W, int64_t OH, int64_t OW) {
+  for (int64_t i = 0; i < OH; ++i) {
+    const T* row = x + i * K * W;
+    T* y_row = y + i * OW;
+    int64_t* idx_row = idx + i * OW;
+    const int64_t row_start = i * K * W;
+    for (int64_t j = 0; j < OW; ++j) {
+      T best = row[j * K];
+      int64_t at = 0;
+      for (int q = 1; q < K * K; ++q) {  // pixel (q / K, q % K) of the window
+        const int64_t offset = (q / K) * W + q % K;
+        const T v = row[j * K + offset];
+        const bool take = (v > best) | (v != v);
+        best = take ? v : best;
+        at = take ? offset : at;
+      }
+      y_row[j] = best;
+      idx_row[j] = row_start + j * K + at;
+    }
+  }
+}
+
+// Square tiling windows of this size have an unrolled path; 0 when s has none.
+int tiled_window(const Pool2dShape& s) {
+  const bool tiled = s.kh == s.kw && s.sh == s.kh && s.sw == s.kw && s.ph == 0 && s.pw == 0;
+  return tiled && (s.kh == 2 || s.kh == 3) ? static_cast<int>(s.kh) : 0;
+}
+
+}  // namespace
+
 template <typename T>
 void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dShape& s) {
-#pragma omp parallel for num_threads(threads_for(window_work(s))) schedule(static)
+  const int tile = tiled_window(s);
+  [[maybe_unused]] bool wide = false;
+#ifdef EMBER_HAVE_AVX512_PATH
+  wide = std::is_same_v<T, float> && tile == 2 && active_simd() == SimdPath::Avx512;
+#endif
+  // The SIMD path handles 16 windows in a few dozen instructions: counting its work like the
+  // scalar loop's would wake a second thread for layers that one finishes in microseconds.
+  const int64_t work = wide ? window_work(s) / 16 : window_work(s);
+#pragma omp parallel for num_threads(threads_for(work)) schedule(static)
   for (int64_t plane = 0; plane < s.planes; ++plane) {
     const T* x = inp + plane * s.H * s.W;
     T* y = out + plane * s.OH * s.OW;
     int64_t* idx = indices + plane * s.OH * s.OW;
-    for (int64_t i = 0; i < s.OH; ++i) {
-      for (int64_t j = 0; j < s.OW; ++j) {
-        const Window win(i, j, s);
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t best_at = win.h0 * s.W + win.w0;
-        for (int64_t ih = win.h0; ih < win.h1; ++ih) {
-          for (int64_t iw = win.w0; iw < win.w1; ++iw) {
-            const T v = x[ih * s.W + iw];
-            if (v > best || std::isnan(v)) {
-              best = v;
-              best_at = ih * s.W + iw;
-            }
-          }
-        }
-        y[i * s.OW + j] = best;
-        idx[i * s.OW + j] = best_at;
+#ifdef EMBER_HAVE_AVX512_PATH
+    if constexpr (std::is_same_v<T, float>) {
+      if (wide) {
+        avx512::max_pool2x2_plane(y, idx, x, s.W, s.OH, s.OW);
+        continue;
       }
     }
+#endif
+    if (tile == 2)
+      max_pool_plane_tiled<2>(y, idx, x, s.W, s.OH, s.OW);
+    else if (tile == 3)
+      max_pool_plane_tiled<3>(y, idx, x, s.W, s.OH, s.OW);
+    else
+      max_pool_plane(y, idx, x, s);
   }
 }
 

@@ -5,8 +5,9 @@
 // i*sh - ph + kh - 1 and likewise columns.
 //   max: padding acts as -inf, so the max is over the window's pixels inside the image (there is
 //        always one, as padding <= kernel/2). indices hold, for each output, the flat index
-//        ih*W + iw of the max within its input plane (the first max in row-major window order;
-//        a NaN wins, as in PyTorch).
+//        ih*W + iw of the max within its input plane: scanning the window in row-major order,
+//        a pixel replaces the best so far when it is larger or NaN, as in PyTorch (so the first
+//        of equal maxima wins, and the last NaN).
 //   avg: padding acts as 0; the divisor is the window size clipped to the padded input
 //        (count_include_pad) or to the image (not count_include_pad).
 //

@@ -35,7 +35,7 @@ def _pad(x, padding, value):
 
 def max_pool2d(x, kernel, stride, padding=0):
     """Returns (y, indices); indices are flat positions ih*W + iw in each input plane of the
-    first maximum in row-major window order."""
+    first maximum in row-major window order, or of the last NaN in a window with NaNs."""
     kernel, stride, padding, (OH, OW) = _geometry(x.shape, kernel, stride, padding)
     N, C, _, W = x.shape
     xp = _pad(x, padding, -np.inf)
@@ -43,7 +43,11 @@ def max_pool2d(x, kernel, stride, padding=0):
     indices = np.empty((N, C, OH, OW), dtype=np.int64)
     for i, j, rows, cols in _windows((OH, OW), kernel, stride):
         window = xp[:, :, rows, cols].reshape(N, C, -1)
-        best = window.argmax(axis=-1)
+        best = window.argmax(axis=-1)  # the first maximum; the first NaN if there is one
+        # PyTorch scans the window taking "v > best or v is NaN", so the LAST NaN wins.
+        is_nan = np.isnan(window)
+        last_nan = window.shape[-1] - 1 - is_nan[..., ::-1].argmax(axis=-1)
+        best = np.where(is_nan.any(axis=-1), last_nan, best)
         y[:, :, i, j] = np.take_along_axis(window, best[..., None], axis=-1)[..., 0]
         r, c = np.divmod(best, kernel[1])
         indices[:, :, i, j] = (rows.start + r - padding[0]) * W + (cols.start + c - padding[1])
