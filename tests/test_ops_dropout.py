@@ -50,6 +50,8 @@ ROWS = [
     ((7,), 0.5, 123, 3),
     ((13, 33), 0.3, 2**40 + 17, 5),
     ((2, 3, 5), 0.25, 2**64 - 1, 2**33 + 2),
+    # the stream wraps to position 0 mid-row; 205 elements end in a partial SIMD step
+    ((5, 41), 0.5, 3, 2**64 - 70),
     ((64, 1000), 0.5, 99, 1),
 ]
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cpu/dropout_avx512.h"
 #include "cpu/philox.h"
 #include "cpu/runtime.h"
 
@@ -12,13 +13,21 @@ namespace {
 
 // One Philox call (10 rounds) serves 4 elements: about a dozen integer operations per element.
 constexpr int64_t kCostPerElement = 12;
+// Eight groups per vector step make that about one operation per element: a small tensor (a
+// 64 x 256 activation) then stays on one thread, whose wake-up would cost more than the work.
+constexpr int64_t kWideCostPerElement = 1;
 // Words are generated a block at a time into a stack buffer, then applied in a plain loop the
 // compiler vectorizes (the division in particular).
 constexpr int64_t kGroupsPerBlock = 256;
 
 // words[4 * j + lane] = word `lane` of group first_group + j. Positions wrap modulo 2^64, so
-// groups wrap modulo 2^62.
-void fill_words(uint32_t* words, int64_t groups, uint64_t seed, uint64_t first_group) {
+// groups wrap modulo 2^62. Generating the words is most of dropout's work: `wide` runs eight
+// groups at once (dropout_avx512.cpp), with the same result.
+void fill_words(uint32_t* words, int64_t groups, uint64_t seed, uint64_t first_group,
+                [[maybe_unused]] bool wide) {
+#ifdef EMBER_HAVE_AVX512_PATH
+  if (wide) return avx512::philox_words(words, groups, seed, first_group);
+#endif
   constexpr uint64_t kGroupMask = (uint64_t{1} << 62) - 1;
   for (int64_t j = 0; j < groups; ++j) {
     const philox::Counter c = philox::group_words(seed, (first_group + j) & kGroupMask);
@@ -36,12 +45,14 @@ void for_each_block(int64_t n, uint64_t seed, uint64_t offset, Apply apply) {
   const uint64_t first_group = offset >> 2;
   const int64_t groups = static_cast<int64_t>((static_cast<uint64_t>(n) + head + 3) >> 2);
   const int64_t blocks = (groups + kGroupsPerBlock - 1) / kGroupsPerBlock;
-#pragma omp parallel for num_threads(threads_for(n * kCostPerElement)) schedule(static)
+  const bool wide = active_simd() == SimdPath::Avx512;
+#pragma omp parallel for num_threads(threads_for(n * (wide ? kWideCostPerElement : kCostPerElement))) \
+    schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
     uint32_t words[4 * kGroupsPerBlock];
     const int64_t g_begin = b * kGroupsPerBlock;
     const int64_t g_count = std::min(kGroupsPerBlock, groups - g_begin);
-    fill_words(words, g_count, seed, first_group + g_begin);
+    fill_words(words, g_count, seed, first_group + g_begin, wide);
     const int64_t block_start = 4 * g_begin - head;  // element of words[0]; < 0 in block 0
     const int64_t begin = std::max<int64_t>(0, block_start);
     const int64_t end = std::min<int64_t>(n, block_start + 4 * g_count);

@@ -1,0 +1,77 @@
+// Eight Philox groups per step, one per 64-bit lane: vpmuludq multiplies the low 32 bits of each
+// lane into a full 64-bit product, whose halves are the round's hi and lo words. The upper half
+// of a lane may hold garbage between rounds: vpmuludq ignores it and xor keeps it out of the low
+// half, so it is masked off once, when the words are stored.
+#include "cpu/dropout_avx512.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "cpu/philox.h"
+
+namespace ember::cpu::avx512 {
+
+namespace {
+
+constexpr int kGroupsPerStep = 8;
+
+// Words of groups counter .. counter + 7, in the scalar layout (4 words per group).
+void philox_step(uint32_t* out, __m512i counter, const __m512i (&keys)[philox::kRounds][2]) {
+  const __m512i m0 = _mm512_set1_epi64(philox::kM0), m1 = _mm512_set1_epi64(philox::kM1);
+  __m512i c0 = counter, c1 = _mm512_srli_epi64(counter, 32);
+  __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
+  for (int r = 0; r < philox::kRounds; ++r) {
+    const __m512i p0 = _mm512_mul_epu32(c0, m0), p1 = _mm512_mul_epu32(c2, m1);
+    const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), c1),
+                                        keys[r][0]);
+    const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), c3),
+                                        keys[r][1]);
+    c0 = n0;
+    c1 = p1;
+    c2 = n2;
+    c3 = p0;
+  }
+  const __m512i low = _mm512_set1_epi64(0xFFFFFFFF);
+  // w01 lane j = words 0 and 1 of group j, w23 = words 2 and 3.
+  const __m512i w01 = _mm512_or_si512(_mm512_and_si512(c0, low), _mm512_slli_epi64(c1, 32));
+  const __m512i w23 = _mm512_or_si512(_mm512_and_si512(c2, low), _mm512_slli_epi64(c3, 32));
+  const __m512i even = _mm512_unpacklo_epi64(w01, w23);  // groups 0, 2, 4, 6
+  const __m512i odd = _mm512_unpackhi_epi64(w01, w23);   // groups 1, 3, 5, 7
+  const __m512i first = _mm512_permutex2var_epi64(even, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), odd);
+  const __m512i second =
+      _mm512_permutex2var_epi64(even, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), odd);
+  _mm512_storeu_si512(out, first);
+  _mm512_storeu_si512(out + 16, second);
+}
+
+}  // namespace
+
+void philox_words(uint32_t* words, int64_t groups, uint64_t seed, uint64_t first_group) {
+  __m512i keys[philox::kRounds][2];
+  philox::Key k = philox::key_from_seed(seed);
+  for (int r = 0; r < philox::kRounds; ++r) {
+    if (r > 0) {
+      k.w[0] += philox::kW0;
+      k.w[1] += philox::kW1;
+    }
+    keys[r][0] = _mm512_set1_epi64(k.w[0]);
+    keys[r][1] = _mm512_set1_epi64(k.w[1]);
+  }
+  constexpr uint64_t kGroupMask = (uint64_t{1} << 62) - 1;
+  const __m512i mask = _mm512_set1_epi64(static_cast<long long>(kGroupMask));
+  const __m512i lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+  int64_t j = 0;
+  for (; j + kGroupsPerStep <= groups; j += kGroupsPerStep) {
+    const __m512i start = _mm512_set1_epi64(static_cast<long long>(first_group + j));
+    philox_step(words + 4 * j, _mm512_and_si512(_mm512_add_epi64(start, lanes), mask), keys);
+  }
+  if (j < groups) {
+    uint32_t tail[4 * kGroupsPerStep];
+    const __m512i start = _mm512_set1_epi64(static_cast<long long>(first_group + j));
+    philox_step(tail, _mm512_and_si512(_mm512_add_epi64(start, lanes), mask), keys);
+    std::memcpy(words + 4 * j, tail, sizeof(uint32_t) * 4 * (groups - j));
+  }
+}
+
+}  // namespace ember::cpu::avx512
