@@ -4,6 +4,7 @@ from op_harness import OpCase, check_case, check_thread_consistency
 from reference import conv as ref
 
 from ember import _C
+from ember._runtime import num_threads
 
 try:
     import torch
@@ -86,6 +87,14 @@ CASES = [
         fd_points=2,
     ),
     conv_case("3x3_pad3_lowered", (1, 16, 3, 3), (16, 16, 3, 3), padding=3),
+    # Stride 1, few channels, padding < kernel: the direct kernels in float32 on AVX2/AVX-512
+    # (16 or 8 lanes over the output width, blocks of 4 output channels x 4 or 3 rows).
+    conv_case("direct_lenet_conv2_batch3", (3, 6, 14, 14), (16, 6, 5, 5)),
+    conv_case("direct_lenet_conv1_pad2", (2, 1, 28, 28), (6, 1, 5, 5), padding=2),
+    conv_case("direct_ow23_o5_pad1", (3, 2, 9, 23), (5, 2, 3, 3), padding=1),
+    conv_case("direct_ow37_o7_asymmetric_pad", (1, 1, 11, 37), (7, 1, 4, 3), padding=(2, 1)),
+    conv_case("direct_o1_kw7_pad_1_2", (2, 3, 7, 19), (1, 3, 2, 7), padding=(1, 2), bias=False),
+    conv_case("direct_oh13_ow17_pad_0_1", (1, 3, 15, 17), (9, 3, 3, 3), padding=(0, 1)),
 ]
 
 
@@ -102,12 +111,84 @@ THREAD_CASES = [
     conv_case("batch5_1x1", (5, 32, 12, 12), (16, 32, 1, 1)),
     conv_case("batch6_winograd", (6, 16, 12, 12), (16, 16, 3, 3), padding=1),
     conv_case("batch1_winograd", (1, 32, 20, 20), (32, 32, 3, 3), padding=1),
+    conv_case("batch9_direct", (9, 6, 14, 14), (16, 6, 5, 5)),
+    conv_case("batch3_direct_pad2_wide", (3, 2, 12, 40), (7, 2, 5, 5), padding=2),
 ]
 
 
 @pytest.mark.parametrize("case", THREAD_CASES, ids=str)
 def test_conv2d_threads(case):
     check_thread_consistency(case)
+
+
+LENET_CONV2 = ((64, 6, 14, 14), (16, 6, 5, 5))
+
+
+def test_conv2d_algorithm_takes_direct_path_for_small_channel_layers(simd):
+    fast = simd != "generic"
+    for x_shape, w_shape, padding in [
+        (*LENET_CONV2, 0),
+        ((64, 1, 28, 28), (6, 1, 5, 5), 2),
+        ((64, 3, 32, 32), (6, 3, 5, 5), 0),
+    ]:
+        got = _C._conv2d_algorithm(x_shape, w_shape, padding=padding)
+        assert got == ("direct" if fast else "im2col"), (x_shape, w_shape, got)
+    assert _C._conv2d_algorithm(*LENET_CONV2, dtype=np.float64) == "im2col"
+    # Strided, dilated, grouped or over-padded layers, and wide ones, stay on the other paths.
+    assert _C._conv2d_algorithm(*LENET_CONV2, stride=2) == "im2col"
+    assert _C._conv2d_algorithm(*LENET_CONV2, dilation=2) == "im2col"
+    assert _C._conv2d_algorithm((2, 6, 14, 14), (6, 3, 5, 5), groups=2) == "im2col"
+    assert _C._conv2d_algorithm(*LENET_CONV2, padding=(5, 0)) == "im2col"
+    assert _C._conv2d_algorithm((8, 64, 8, 8), (64, 64, 3, 3), padding=1) == "winograd"
+
+
+def test_conv2d_algorithm_rejects_bad_shapes():
+    with pytest.raises(ValueError, match=r"\[_conv2d_algorithm\] expected 4-D x_shape"):
+        _C._conv2d_algorithm((6, 14, 14), (16, 6, 5, 5))
+    with pytest.raises(ValueError, match=r"\[_conv2d_algorithm\] groups=4 must divide"):
+        _C._conv2d_algorithm((1, 6, 14, 14), (16, 6, 5, 5), groups=4)
+    with pytest.raises(TypeError, match=r"\[_conv2d_algorithm\] dtype: expected float32"):
+        _C._conv2d_algorithm((1, 6, 14, 14), (16, 6, 5, 5), dtype=np.int32)
+
+
+def test_conv2d_direct_is_independent_of_thread_count(simd):
+    """Images and dweight entries are each computed by one thread in a fixed order."""
+    if simd == "generic":
+        pytest.skip("the direct kernels need AVX2 or AVX-512")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 3, 14, 19)).astype(np.float32)
+    w = rng.standard_normal((6, 3, 5, 4)).astype(np.float32)
+    dout = rng.standard_normal((7, 6, 12, 18)).astype(np.float32)
+    assert _C._conv2d_algorithm(x.shape, w.shape, padding=1) == "direct"
+    results = []
+    for threads in (1, 2):
+        with num_threads(threads):
+            y = _C.conv2d_forward(x, w, padding=1)
+            results.append((y, *_C.conv2d_backward(dout, x, w, padding=1, need_dbias=False)[:2]))
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
+
+
+@pytest.mark.parametrize("dtype_", [np.float32, np.float64], ids=["f32", "f64"])
+def test_conv2d_inf_outside_every_window_of_a_tap_stays_out_of_its_gradient(dtype_, simd):
+    """x[0, 0, 0, 20] is read only by the output at (0, 18) through tap (0, 2): every other
+    weight gradient and the whole input gradient must stay finite. A vector lane past the output
+    width (j = 19 .. 31) pairs that pixel with taps kw = 0, 1 unless the kernel masks it out."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 1, 5, 21))
+    x[0, 0, 0, 20] = np.inf
+    w = rng.standard_normal((3, 1, 3, 3))
+    dout = rng.standard_normal((2, 3, 3, 19))
+    dx, dw, db = _C.conv2d_backward(dout.astype(dtype_), x.astype(dtype_), w.astype(dtype_))
+    rx, rw, rb = ref.conv2d_backward(dout, x, w)
+    expected_finite = np.ones(w.shape, bool)
+    expected_finite[:, 0, 0, 2] = False
+    np.testing.assert_array_equal(np.isfinite(rw), expected_finite)
+    np.testing.assert_array_equal(np.isfinite(dw), expected_finite)
+    rtol, atol = (2e-4, 2e-5) if dtype_ == np.float32 else (1e-10, 1e-10)
+    np.testing.assert_allclose(dw[expected_finite], rw[expected_finite], rtol=rtol, atol=atol)
+    np.testing.assert_allclose(dx, rx, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(db, rb, rtol=rtol, atol=atol)
 
 
 def test_conv2d_backward_returns_only_what_is_asked():

@@ -1,14 +1,17 @@
 #include "cpu/conv2d.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "cpu/conv2d_batch.h"
+#include "cpu/conv2d_direct.h"
 #include "cpu/conv2d_winograd.h"
 #include "cpu/gemm.h"
 #include "cpu/im2col.h"
 #include "cpu/runtime.h"
 
-// 3x3 stride-1 layers with enough channels go to the Winograd kernels (conv2d_winograd.h).
+// 3x3 stride-1 layers with enough channels go to the Winograd kernels (conv2d_winograd.h), float32
+// stride-1 layers with few channels to the direct kernels (conv2d_direct.h) on AVX2/AVX-512 CPUs.
 // Every other shape lowers one image at a time (im2col) and multiplies per group:
 //   forward  y[n]_g      = W_g (O/G x K_g) @ col[n]_g (K_g x P)
 //   dinp     dcol[n]_g   = W_g^T @ dy[n]_g, then col2im
@@ -147,12 +150,36 @@ void im2col_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* 
 }  // namespace
 
 template <typename T>
+Conv2dAlgorithm conv2d_algorithm(const Conv2dShape& s) {
+  if (winograd_applies(s)) return Conv2dAlgorithm::Winograd;
+  if (std::is_same_v<T, float> && direct_available() && direct_applies(s))
+    return Conv2dAlgorithm::Direct;
+  return Conv2dAlgorithm::Im2col;
+}
+
+const char* conv2d_algorithm_name(Conv2dAlgorithm a) {
+  switch (a) {
+    case Conv2dAlgorithm::Winograd: return "winograd";
+    case Conv2dAlgorithm::Direct: return "direct";
+    default: return "im2col";
+  }
+}
+
+template <typename T>
 void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const Conv2dShape& s) {
   if (s.N == 0) return;
-  if (winograd_applies(s))
+  const Conv2dAlgorithm algorithm = conv2d_algorithm<T>(s);
+  if (algorithm == Conv2dAlgorithm::Winograd) {
     winograd_conv2d_forward(out, inp, weight, bias, s);
-  else
-    im2col_forward(out, inp, weight, bias, s);
+    return;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    if (algorithm == Conv2dAlgorithm::Direct) {
+      direct_conv2d_forward(out, inp, weight, bias, s);
+      return;
+    }
+  }
+  im2col_forward(out, inp, weight, bias, s);
 }
 
 template <typename T>
@@ -163,15 +190,24 @@ void conv2d_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
     if (dweight) std::fill(dweight, dweight + s.O * s.col_rows_per_group(), T(0));
     return;
   }
-  if (winograd_applies(s)) {
+  if (!dinp && !dweight) return;
+  const Conv2dAlgorithm algorithm = conv2d_algorithm<T>(s);
+  if (algorithm == Conv2dAlgorithm::Winograd) {
     if (dinp) winograd_conv2d_backward_input(dinp, dout, weight, s);
     if (dweight) winograd_conv2d_backward_weight(dweight, dout, inp, s);
-  } else if (dinp || dweight) {
-    im2col_backward(dinp, dweight, dout, inp, weight, s);
+    return;
   }
+  if constexpr (std::is_same_v<T, float>) {
+    if (algorithm == Conv2dAlgorithm::Direct) {
+      direct_conv2d_backward(dinp, dweight, dout, inp, weight, s);
+      return;
+    }
+  }
+  im2col_backward(dinp, dweight, dout, inp, weight, s);
 }
 
 #define EMBER_INSTANTIATE(T)                                                                \
+  template Conv2dAlgorithm conv2d_algorithm<T>(const Conv2dShape&);                      \
   template void conv2d_forward<T>(T*, const T*, const T*, const T*, const Conv2dShape&); \
   template void conv2d_backward<T>(T*, T*, T*, const T*, const T*, const T*,             \
                                    const Conv2dShape&);
