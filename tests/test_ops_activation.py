@@ -322,3 +322,15 @@ def test_nan_propagates(simd):
         for fwd in (_C.sigmoid_forward, _C.tanh_forward, _C.gelu_forward):
             y = fwd(x)
             assert np.isnan(y[0, 1]) and np.all(np.isfinite(np.delete(y, 1)))
+
+
+def test_float32_long_rows_sum_accurately(simd):
+    """100_003 columns on every path: the row sums (accumulated in double) keep a float32 softmax
+    within a few ulp of float64 on long rows too."""
+    x = np.random.default_rng(5).uniform(-2.0, 2.0, (2, 100_003)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    assert max_ulps(_C.softmax_forward(x), ref.softmax(x64)) <= 4
+    expected = ref.log_softmax(x64)
+    got = _C.log_softmax_forward(x).astype(np.float64)
+    # log-probabilities near -11.5: the float32 rounding of log(sum) and of x - max, a few ulp
+    assert np.max(np.abs(got - expected)) <= 4 * np.spacing(np.float32(12.0))

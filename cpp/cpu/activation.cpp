@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "cpu/activation_avx2.h"
+#include "cpu/activation_avx512.h"
 #include "cpu/runtime.h"
 #include "cpu/softmax_rows.h"
 
@@ -71,6 +72,11 @@ void leaky_relu_backward(T* dinp, const T* dout, const T* inp, int64_t n, T nega
 
 template <typename T>
 void sigmoid_forward(T* out, const T* inp, int64_t n) {
+  if constexpr (avx512::candidate<T>)
+    if (avx512::active())
+      return for_blocks(n, kTranscendentalWork, [&](int64_t i, int64_t m) {
+        avx512::sigmoid_forward(out + i, inp + i, m);
+      });
   if constexpr (avx2::candidate<T>)
     if (avx2::active())
       return for_blocks(n, kTranscendentalWork,
@@ -241,6 +247,12 @@ void log_softmax_backward(T* dinp, const T* dout, const T* out, int64_t rows, in
     double sum = 0.0;
     for (int64_t j = 0; j < cols; ++j) sum += g[j];
     const T s = T(sum);
+    if constexpr (avx512::candidate<T>) {
+      if (avx512::active()) {
+        avx512::log_softmax_backward_row(d, g, y, s, cols);
+        continue;
+      }
+    }
     if constexpr (avx2::candidate<T>) {
       if (avx2::active()) {
         avx2::log_softmax_backward_row(d, g, y, s, cols);

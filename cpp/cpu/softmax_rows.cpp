@@ -4,11 +4,14 @@
 #include <limits>
 
 #include "cpu/activation_avx2.h"
+#include "cpu/activation_avx512.h"
 
 namespace ember::cpu {
 
 template <typename T>
 T row_max(const T* x, int64_t n) {
+  if constexpr (avx512::candidate<T>)
+    if (avx512::active()) return avx512::row_max(x, n);
   if constexpr (avx2::candidate<T>)
     if (avx2::active()) return avx2::row_max(x, n);
   T m = -std::numeric_limits<T>::infinity();
@@ -18,6 +21,8 @@ T row_max(const T* x, int64_t n) {
 
 template <typename T>
 double exp_shifted_sum(T* out, const T* x, T shift, int64_t n) {
+  if constexpr (avx512::candidate<T>)
+    if (avx512::active()) return avx512::exp_shifted_sum(out, x, shift, n);
   if constexpr (avx2::candidate<T>)
     if (avx2::active()) return avx2::exp_shifted_sum(out, x, shift, n);
   double s = 0.0;

@@ -1,5 +1,6 @@
 // Row primitives shared by the softmax family (activation.cpp) and cross entropy (loss.cpp):
-// a row's max and its shifted exponential sum. float rows take the AVX2 path when it is active.
+// a row's max and its shifted exponential sum. float rows take the widest
+// active vector path (AVX-512 or AVX2).
 #pragma once
 
 #include <cstdint>

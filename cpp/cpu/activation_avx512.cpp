@@ -1,0 +1,104 @@
+// AVX-512F float32 softmax-row and sigmoid kernels (contract in activation_avx512.h). Partial
+// vectors at the end of a range go through masked loads and stores, so every element takes the
+// same arithmetic.
+#include "cpu/activation_avx512.h"
+
+#include <immintrin.h>
+
+#include <limits>
+
+#include "cpu/vec_math_avx512.h"
+
+namespace ember::cpu::avx512 {
+
+namespace {
+
+__m512 set(float v) { return _mm512_set1_ps(v); }
+
+// out[i] = f(a[i]) or f(a[i], b[i]) for 16 lanes at a time.
+template <typename F>
+void map(float* out, const float* x, int64_t n, const F& f) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, f(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, m, f(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+template <typename F>
+void map2(float* out, const float* a, const float* b, int64_t n, const F& f) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(out + i, f(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i)));
+  if (i < n) {
+    const __mmask16 m = tail_mask(n - i);
+    _mm512_mask_storeu_ps(out + i, m,
+                          f(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i)));
+  }
+}
+
+}  // namespace
+
+float row_max(const float* x, int64_t n) {
+  const __m512 neg_inf = set(-std::numeric_limits<float>::infinity());
+  __m512 m = neg_inf;
+  int64_t i = 0;
+  // max_ps(a, b) = a > b ? a : b: a NaN in x leaves m unchanged, as in the scalar loop.
+  for (; i + 16 <= n; i += 16) m = _mm512_max_ps(_mm512_loadu_ps(x + i), m);
+  if (i < n) m = _mm512_max_ps(_mm512_mask_loadu_ps(neg_inf, tail_mask(n - i), x + i), m);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, m);
+  float r = lanes[0];
+  for (int k = 1; k < 16; ++k) r = lanes[k] > r ? lanes[k] : r;
+  return r;
+}
+
+double exp_shifted_sum(float* out, const float* x, float shift, int64_t n) {
+  const __m512 s = set(shift);
+  // Each float exp is <= 1 and exact in double, so the only rounding is that of the double
+  // additions: n 2^-53 relative at worst, far below float precision for any row length.
+  __m512d acc_lo = _mm512_setzero_pd(), acc_hi = _mm512_setzero_pd();
+  const auto accumulate = [&](__m512 e) {
+    acc_lo = _mm512_add_pd(acc_lo, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    acc_hi = _mm512_add_pd(
+        acc_hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+  };
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
+    if (out) _mm512_storeu_ps(out + i, e);
+    accumulate(e);
+  }
+  if (i < n) {
+    const __mmask16 mask = tail_mask(n - i);
+    const __m512 e = _mm512_maskz_mov_ps(
+        mask, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask, x + i), s)));
+    if (out) _mm512_mask_storeu_ps(out + i, mask, e);
+    accumulate(e);
+  }
+  alignas(64) double lanes[8];
+  _mm512_store_pd(lanes, _mm512_add_pd(acc_lo, acc_hi));
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+void log_softmax_backward_row(float* dinp, const float* dout, const float* y, float s,
+                              int64_t n) {
+  const __m512 vs = set(s);
+  map2(dinp, dout, y, n, [&](__m512 g, __m512 yv) {
+    return _mm512_fnmadd_ps(exp_ps(yv), vs, g);
+  });
+}
+
+void sigmoid_forward(float* out, const float* x, int64_t n) {
+  map(out, x, n, [](__m512 v) {
+    // e = exp(-|x|) <= 1 never overflows; sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) below.
+    const __m512 e = exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), abs_ps(v)));
+    const __m512 s = _mm512_div_ps(set(1.0f), _mm512_add_ps(set(1.0f), e));
+    const __mmask16 non_negative = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GE_OQ);
+    return _mm512_mask_blend_ps(non_negative, _mm512_mul_ps(e, s), s);
+  });
+}
+
+}  // namespace ember::cpu::avx512
