@@ -82,9 +82,12 @@ WINDOWS = [  # (shape, kernel, stride, padding)
     ((2, 1, 9, 6), 3, 1, 1),
     ((3, 2, 7, 7), 1, 2, 0),
     # Tiling windows (kernel == stride, no padding) take the unrolled and SIMD paths: widths that
-    # leave a partial SIMD step (OW = 3, 6, 16, 17, 11), odd sizes whose last row and column the
-    # floor output size drops, one plane.
+    # leave a partial SIMD step (OW = 3, 16, 17, 13, 7, 1, 11; 8 lanes on AVX2, 16 on AVX-512),
+    # odd sizes whose last row and column the floor output size drops, one plane.
     ((1, 1, 7, 7), 2, 2, 0),
+    ((1, 2, 6, 27), 2, 2, 0),
+    ((2, 1, 4, 14), 2, 2, 0),
+    ((1, 1, 3, 3), 2, 2, 0),
     ((2, 3, 13, 33), 2, 2, 0),
     ((1, 2, 6, 64), 2, 2, 0),
     ((2, 1, 5, 34), 2, 2, 0),
@@ -128,7 +131,14 @@ def test_max_pool2d_follows_torch_on_ties_inf_and_nan():
     assert y[0, 0, 0, 0] == -np.inf and indices[0, 0, 0, 0] == 0
 
 
-TIED_SHAPES = [(2, 3, 13, 33), (1, 1, 7, 7), (3, 2, 9, 70), (1, 1, 4, 38)]
+TIED_SHAPES = [
+    (2, 3, 13, 33),
+    (1, 1, 7, 7),
+    (3, 2, 9, 70),
+    (1, 1, 4, 38),
+    (2, 2, 6, 26),
+    (1, 3, 5, 12),
+]
 
 
 @pytest.mark.parametrize("kernel", [2, 3])

@@ -5,6 +5,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "cpu/pool_avx2.h"
 #include "cpu/pool_avx512.h"
 #include "cpu/runtime.h"
 
@@ -105,13 +106,18 @@ int tiled_window(const Pool2dShape& s) {
 template <typename T>
 void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dShape& s) {
   const int tile = tiled_window(s);
-  [[maybe_unused]] bool wide = false;
+  // 2x2 float windows take the widest vector path: 16 (AVX-512) or 8 (AVX2) outputs per step.
+  [[maybe_unused]] bool wide = false, avx2_wide = false;
+  const bool vector_candidate = std::is_same_v<T, float> && tile == 2;
 #ifdef EMBER_HAVE_AVX512_PATH
-  wide = std::is_same_v<T, float> && tile == 2 && active_simd() == SimdPath::Avx512;
+  wide = vector_candidate && active_simd() == SimdPath::Avx512;
 #endif
-  // The SIMD path handles 16 windows in a few dozen instructions: counting its work like the
+#ifdef EMBER_HAVE_AVX2_PATH
+  avx2_wide = vector_candidate && !wide && use_avx2();
+#endif
+  // A SIMD path handles 8 or 16 windows in a few dozen instructions: counting its work like the
   // scalar loop's would wake a second thread for layers that one finishes in microseconds.
-  const int64_t work = wide ? window_work(s) / 16 : window_work(s);
+  const int64_t work = wide ? window_work(s) / 16 : avx2_wide ? window_work(s) / 8 : window_work(s);
 #pragma omp parallel for num_threads(threads_for(work)) schedule(static)
   for (int64_t plane = 0; plane < s.planes; ++plane) {
     const T* x = inp + plane * s.H * s.W;
@@ -121,6 +127,14 @@ void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dShap
     if constexpr (std::is_same_v<T, float>) {
       if (wide) {
         avx512::max_pool2x2_plane(y, idx, x, s.W, s.OH, s.OW);
+        continue;
+      }
+    }
+#endif
+#ifdef EMBER_HAVE_AVX2_PATH
+    if constexpr (std::is_same_v<T, float>) {
+      if (avx2_wide) {
+        avx2::max_pool2x2_plane(y, idx, x, s.W, s.OH, s.OW);
         continue;
       }
     }
