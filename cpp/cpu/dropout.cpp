@@ -84,9 +84,14 @@ void apply_mask(T* out, const T* inp, int64_t n, double p, uint64_t seed, uint64
   }
   const T keep_prob = static_cast<T>(1.0 - p);
   const int32_t threshold = keep_threshold(p);
+  [[maybe_unused]] const bool wide = active_simd() == SimdPath::Avx512;
   for_each_block(n, seed, offset, [=](int64_t begin, int64_t count, const uint32_t* words) {
     const T* x = inp + begin;
     T* y = out + begin;
+#ifdef EMBER_HAVE_AVX512_PATH
+    // The compiler's version of the loop below is SSE2 (the baseline ISA of this file).
+    if (wide) return avx512::dropout_apply(y, x, words, count, threshold, keep_prob);
+#endif
     for (int64_t k = 0; k < count; ++k) {
       const T keep = kept(words[k], threshold) ? T(1) : T(0);  // a select, so it vectorizes
       y[k] = x[k] * keep / keep_prob;

@@ -74,4 +74,49 @@ void philox_words(uint32_t* words, int64_t groups, uint64_t seed, uint64_t first
   }
 }
 
+namespace {
+
+// Keep mask of up to 16 elements: lane k is kept when words[k] >> 8 >= threshold.
+inline __mmask16 keep_lanes(const uint32_t* words, __mmask16 lanes, __m512i threshold) {
+  const __m512i u = _mm512_srli_epi32(_mm512_maskz_loadu_epi32(lanes, words), 8);
+  return _mm512_mask_cmpge_epi32_mask(lanes, u, threshold);
+}
+
+inline __m512 apply(__m512 x, __mmask16 keep, __m512 keep_prob) {
+  return _mm512_div_ps(_mm512_mul_ps(x, _mm512_maskz_mov_ps(keep, _mm512_set1_ps(1.0f))),
+                       keep_prob);
+}
+
+inline __m512d apply(__m512d x, __mmask8 keep, __m512d keep_prob) {
+  return _mm512_div_pd(_mm512_mul_pd(x, _mm512_maskz_mov_pd(keep, _mm512_set1_pd(1.0))),
+                       keep_prob);
+}
+
+}  // namespace
+
+void dropout_apply(float* y, const float* x, const uint32_t* words, int64_t n, int32_t threshold,
+                   float keep_prob) {
+  const __m512i t = _mm512_set1_epi32(threshold);
+  const __m512 kp = _mm512_set1_ps(keep_prob);
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+    _mm512_storeu_ps(y + k, apply(_mm512_loadu_ps(x + k), keep_lanes(words + k, 0xFFFF, t), kp));
+  if (k < n) {
+    const __mmask16 lanes = static_cast<__mmask16>((uint32_t{1} << (n - k)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(lanes, x + k);
+    _mm512_mask_storeu_ps(y + k, lanes, apply(v, keep_lanes(words + k, lanes, t), kp));
+  }
+}
+
+void dropout_apply(double* y, const double* x, const uint32_t* words, int64_t n,
+                   int32_t threshold, double keep_prob) {
+  const __m512i t = _mm512_set1_epi32(threshold);
+  const __m512d kp = _mm512_set1_pd(keep_prob);
+  for (int64_t k = 0; k < n; k += 8) {
+    const __mmask8 lanes = n - k >= 8 ? 0xFF : static_cast<__mmask8>((1u << (n - k)) - 1);
+    const __mmask8 keep = static_cast<__mmask8>(keep_lanes(words + k, lanes, t));
+    _mm512_mask_storeu_pd(y + k, lanes, apply(_mm512_maskz_loadu_pd(lanes, x + k), keep, kp));
+  }
+}
+
 }  // namespace ember::cpu::avx512
