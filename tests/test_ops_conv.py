@@ -3,6 +3,7 @@ import pytest
 from op_harness import OpCase, check_case, check_thread_consistency
 from reference import conv as ref
 
+import ember
 from ember import _C
 from ember._runtime import num_threads
 
@@ -95,6 +96,17 @@ CASES = [
     conv_case("direct_ow37_o7_asymmetric_pad", (1, 1, 11, 37), (7, 1, 4, 3), padding=(2, 1)),
     conv_case("direct_o1_kw7_pad_1_2", (2, 3, 7, 19), (1, 3, 2, 7), padding=(1, 2), bias=False),
     conv_case("direct_oh13_ow17_pad_0_1", (1, 3, 15, 17), (9, 3, 3, 3), padding=(0, 1)),
+    # O a multiple of the vector width (16 on AVX-512, 8 on AVX2): forward and dweight vectorised
+    # over output channels (tiles of up to 14 or 12 pixels of a row, tap blocks of up to 5 x 7 or
+    # 4 x 6), transposed to and from (O, OH, OW). Outputs not a multiple of a tile, 1x1, tall and
+    # wide kernels split into several tap blocks, several vectors of channels.
+    conv_case("channels_o16_out7x9_batch3", (3, 2, 9, 11), (16, 2, 3, 3)),
+    conv_case("channels_o32_kh3_kw5_pad_2_1", (1, 1, 13, 11), (32, 1, 3, 5), padding=(2, 1)),
+    conv_case("channels_o16_out1x1", (2, 3, 5, 5), (16, 3, 5, 5)),
+    conv_case("channels_o8_out13x11_batch5", (5, 2, 15, 13), (8, 2, 3, 3), bias=False),
+    conv_case("channels_o16_kh7_pad_3_1", (1, 1, 12, 6), (16, 1, 7, 2), padding=(3, 1)),
+    conv_case("channels_o16_kw9_pad_1_4", (2, 1, 6, 12), (16, 1, 2, 9), padding=(1, 4)),
+    conv_case("channels_o48_out4x29_pad_1_0", (1, 2, 4, 31), (48, 2, 3, 3), padding=(1, 0)),
 ]
 
 
@@ -113,6 +125,7 @@ THREAD_CASES = [
     conv_case("batch1_winograd", (1, 32, 20, 20), (32, 32, 3, 3), padding=1),
     conv_case("batch9_direct", (9, 6, 14, 14), (16, 6, 5, 5)),
     conv_case("batch3_direct_pad2_wide", (3, 2, 12, 40), (7, 2, 5, 5), padding=2),
+    conv_case("batch5_direct_channels_o32_pad1", (5, 3, 11, 13), (32, 3, 3, 3), padding=1),
 ]
 
 
@@ -124,15 +137,35 @@ def test_conv2d_threads(case):
 LENET_CONV2 = ((64, 6, 14, 14), (16, 6, 5, 5))
 
 
+def fast_simd_lanes(simd):
+    """Vector width of the direct kernels on this `simd` fixture value (0: none)."""
+    if simd == "generic":
+        return 0
+    detected = ember.build_info()["simd_detected"]
+    if simd == "auto" and detected.startswith("avx512"):
+        return 16
+    return 8 if "avx2" in detected else 0
+
+
 def test_conv2d_algorithm_takes_direct_path_for_small_channel_layers(simd):
-    fast = simd != "generic"
+    lanes = fast_simd_lanes(simd)
+    # Output channels a multiple of the vector width: vectorised over channels (LeNet conv2 on
+    # AVX-512 and AVX2); otherwise over the output width.
     for x_shape, w_shape, padding in [
         (*LENET_CONV2, 0),
         ((64, 1, 28, 28), (6, 1, 5, 5), 2),
         ((64, 3, 32, 32), (6, 3, 5, 5), 0),
+        ((8, 3, 32, 32), (8, 3, 5, 5), 2),
+        ((8, 4, 10, 10), (48, 4, 3, 3), 1),
     ]:
         got = _C._conv2d_algorithm(x_shape, w_shape, padding=padding)
-        assert got == ("direct" if fast else "im2col"), (x_shape, w_shape, got)
+        if not lanes:
+            expected = "im2col"
+        else:
+            expected = "direct_channels" if w_shape[0] % lanes == 0 else "direct"
+        assert got == expected, (x_shape, w_shape, got)
+    if lanes:
+        assert _C._conv2d_algorithm(*LENET_CONV2) == "direct_channels"
     assert _C._conv2d_algorithm(*LENET_CONV2, dtype=np.float64) == "im2col"
     # Strided, dilated, grouped or over-padded layers, and wide ones, stay on the other paths.
     assert _C._conv2d_algorithm(*LENET_CONV2, stride=2) == "im2col"
@@ -151,15 +184,18 @@ def test_conv2d_algorithm_rejects_bad_shapes():
         _C._conv2d_algorithm((1, 6, 14, 14), (16, 6, 5, 5), dtype=np.int32)
 
 
-def test_conv2d_direct_is_independent_of_thread_count(simd):
+@pytest.mark.parametrize(
+    ("out_channels", "algorithm"), [(6, "direct"), (16, "direct_channels")], ids=["width", "o16"]
+)
+def test_conv2d_direct_is_independent_of_thread_count(simd, out_channels, algorithm):
     """Images and dweight entries are each computed by one thread in a fixed order."""
     if simd == "generic":
         pytest.skip("the direct kernels need AVX2 or AVX-512")
     rng = np.random.default_rng(3)
     x = rng.standard_normal((7, 3, 14, 19)).astype(np.float32)
-    w = rng.standard_normal((6, 3, 5, 4)).astype(np.float32)
-    dout = rng.standard_normal((7, 6, 12, 18)).astype(np.float32)
-    assert _C._conv2d_algorithm(x.shape, w.shape, padding=1) == "direct"
+    w = rng.standard_normal((out_channels, 3, 5, 4)).astype(np.float32)
+    dout = rng.standard_normal((7, out_channels, 12, 18)).astype(np.float32)
+    assert _C._conv2d_algorithm(x.shape, w.shape, padding=1) == algorithm
     results = []
     for threads in (1, 2):
         with num_threads(threads):
@@ -169,20 +205,30 @@ def test_conv2d_direct_is_independent_of_thread_count(simd):
         np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("out_channels", [3, 16], ids=["width", "o16"])
 @pytest.mark.parametrize("dtype_", [np.float32, np.float64], ids=["f32", "f64"])
-def test_conv2d_inf_outside_every_window_of_a_tap_stays_out_of_its_gradient(dtype_, simd):
-    """x[0, 0, 0, 20] is read only by the output at (0, 18) through tap (0, 2): every other
-    weight gradient and the whole input gradient must stay finite. A vector lane past the output
-    width (j = 19 .. 31) pairs that pixel with taps kw = 0, 1 unless the kernel masks it out."""
+def test_conv2d_inf_outside_every_window_of_a_tap_stays_out_of_its_gradient(
+    dtype_, simd, out_channels
+):
+    """x[0, 0, 0, 20] is read only by the output at (0, 18) through tap (0, 2), and x[1, 0, 4, 0]
+    only by the output at (2, 0) through tap (2, 0): every other weight gradient and the whole
+    input gradient must stay finite. A vector lane past the output width (j = 19 .. 31) pairs the
+    first with taps kw = 0, 1 unless the kernel masks it out; a channel-vectorised block whose
+    reads ran past a row or a tile would pair either with other taps."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 1, 5, 21))
     x[0, 0, 0, 20] = np.inf
-    w = rng.standard_normal((3, 1, 3, 3))
-    dout = rng.standard_normal((2, 3, 3, 19))
+    x[1, 0, 4, 0] = np.inf
+    w = rng.standard_normal((out_channels, 1, 3, 3))
+    dout = rng.standard_normal((2, out_channels, 3, 19))
+    if dtype_ == np.float32 and fast_simd_lanes(simd):
+        expected = "direct_channels" if out_channels % fast_simd_lanes(simd) == 0 else "direct"
+        assert _C._conv2d_algorithm(x.shape, w.shape) == expected
     dx, dw, db = _C.conv2d_backward(dout.astype(dtype_), x.astype(dtype_), w.astype(dtype_))
     rx, rw, rb = ref.conv2d_backward(dout, x, w)
     expected_finite = np.ones(w.shape, bool)
     expected_finite[:, 0, 0, 2] = False
+    expected_finite[:, 0, 2, 0] = False
     np.testing.assert_array_equal(np.isfinite(rw), expected_finite)
     np.testing.assert_array_equal(np.isfinite(dw), expected_finite)
     rtol, atol = (2e-4, 2e-5) if dtype_ == np.float32 else (1e-10, 1e-10)

@@ -169,7 +169,8 @@ void bind_conv(py::module_& m) {
         py::arg("stride") = py::make_tuple(1, 1), py::arg("padding") = py::make_tuple(0, 0),
         py::arg("dilation") = py::make_tuple(1, 1), py::arg("groups") = 1,
         py::arg("dtype") = "float32",
-        "'winograd', 'direct' or 'im2col': the kernels conv2d runs for these shapes now.");
+        "'winograd', 'direct_channels', 'direct' or 'im2col': the kernels conv2d runs for these "
+        "shapes now.");
 }
 
 }  // namespace ember::bind

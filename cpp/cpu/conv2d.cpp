@@ -5,6 +5,7 @@
 
 #include "cpu/conv2d_batch.h"
 #include "cpu/conv2d_direct.h"
+#include "cpu/conv2d_direct_channels.h"
 #include "cpu/conv2d_winograd.h"
 #include "cpu/gemm.h"
 #include "cpu/im2col.h"
@@ -153,7 +154,7 @@ template <typename T>
 Conv2dAlgorithm conv2d_algorithm(const Conv2dShape& s) {
   if (winograd_applies(s)) return Conv2dAlgorithm::Winograd;
   if (std::is_same_v<T, float> && direct_available() && direct_applies(s))
-    return Conv2dAlgorithm::Direct;
+    return direct_channels_applies(s) ? Conv2dAlgorithm::DirectChannels : Conv2dAlgorithm::Direct;
   return Conv2dAlgorithm::Im2col;
 }
 
@@ -161,6 +162,7 @@ const char* conv2d_algorithm_name(Conv2dAlgorithm a) {
   switch (a) {
     case Conv2dAlgorithm::Winograd: return "winograd";
     case Conv2dAlgorithm::Direct: return "direct";
+    case Conv2dAlgorithm::DirectChannels: return "direct_channels";
     default: return "im2col";
   }
 }
@@ -174,7 +176,7 @@ void conv2d_forward(T* out, const T* inp, const T* weight, const T* bias, const 
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (algorithm == Conv2dAlgorithm::Direct) {
+    if (algorithm == Conv2dAlgorithm::Direct || algorithm == Conv2dAlgorithm::DirectChannels) {
       direct_conv2d_forward(out, inp, weight, bias, s);
       return;
     }
@@ -198,7 +200,7 @@ void conv2d_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
     return;
   }
   if constexpr (std::is_same_v<T, float>) {
-    if (algorithm == Conv2dAlgorithm::Direct) {
+    if (algorithm == Conv2dAlgorithm::Direct || algorithm == Conv2dAlgorithm::DirectChannels) {
       direct_conv2d_backward(dinp, dweight, dout, inp, weight, s);
       return;
     }

@@ -9,7 +9,9 @@
 //
 // conv2d_forward / conv2d_backward pick the algorithm: Winograd F(2x2, 3x3) for 3x3 stride-1
 // layers with enough channels (conv2d_winograd.h), a direct kernel for float32 stride-1 layers
-// with few channels on AVX2/AVX-512 (conv2d_direct.h), im2col + GEMM otherwise (conv2d.cpp).
+// with few channels on AVX2/AVX-512 (conv2d_direct.h; the forward pass and dweight vectorised over
+// output channels when O is a multiple of the vector width, conv2d_direct_channels.h), im2col +
+// GEMM otherwise (conv2d.cpp).
 //
 // Conventions (as in llm.c): outputs first, then inputs, then the shape. Backward WRITES the
 // gradients it is given (a null pointer means "not needed").
@@ -40,13 +42,15 @@ struct Conv2dShape {
 int64_t conv2d_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
                            int64_t dilation);
 
-enum class Conv2dAlgorithm { Im2col, Winograd, Direct };
+// DirectChannels: the direct kernels with the forward pass and dweight vectorised over output
+// channels (conv2d_direct_channels.h), Direct: all over the output width.
+enum class Conv2dAlgorithm { Im2col, Winograd, Direct, DirectChannels };
 
 // What conv2d_forward and conv2d_backward run for this shape and element type on the active SIMD
 // path.
 template <typename T>
 Conv2dAlgorithm conv2d_algorithm(const Conv2dShape& s);
-// "im2col", "winograd" or "direct".
+// "im2col", "winograd", "direct" or "direct_channels".
 const char* conv2d_algorithm_name(Conv2dAlgorithm a);
 
 // bias may be null.

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "cpu/conv2d_batch.h"
+#include "cpu/conv2d_direct_channels.h"
 #include "cpu/runtime.h"
 
 namespace ember::cpu {
@@ -203,6 +204,10 @@ bool direct_applies(const Conv2dShape& s) {
 
 void direct_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
                            const Conv2dShape& s) {
+  if (direct_channels_applies(s)) {
+    direct_channels_forward(out, inp, weight, bias, s);
+    return;
+  }
   const Plan p = forward_plan(s);
   const auto packed = pack_weights(p, [&](int64_t o, int64_t c, int64_t kh, int64_t kw) {
     return weight[((o * s.C + c) * s.KH + kh) * s.KW + kw];
@@ -222,7 +227,12 @@ void direct_conv2d_backward(float* dinp, float* dweight, const float* dout, cons
     });
     correlate_batch(dinp, dout, packed.get(), nullptr, p, s.N, s.OW, s.KW - 1 - s.pw);
   }
-  if (dweight) weight_gradient(dweight, dout, inp, s);
+  if (dweight) {
+    if (direct_channels_applies(s))
+      direct_channels_weight_gradient(dweight, dout, inp, s);
+    else
+      weight_gradient(dweight, dout, inp, s);
+  }
 }
 
 }  // namespace ember::cpu

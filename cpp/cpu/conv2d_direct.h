@@ -1,7 +1,8 @@
 // Direct float32 convolution for layers with few channels (LeNet/CIFAR-sized): no lowering
 // buffer, SIMD over the output width. Shapes and semantics are those of conv2d.h; these kernels
 // are chosen by conv2d_forward / conv2d_backward when direct_applies(s) on an AVX2 or AVX-512 CPU.
-// How they work: conv2d_direct_kernel.h.
+// How they work: conv2d_direct_kernel.h. When the output channels fill whole vectors, the forward
+// pass and dweight hand over to the channel-vectorised kernels (conv2d_direct_channels.h).
 #pragma once
 
 #include <cstdint>
