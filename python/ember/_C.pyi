@@ -6,7 +6,11 @@ import numpy
 import typing
 import types
 cuda: types.ModuleType  # ember._C.cuda, present in CUDA builds
-__all__: list[str] = ['adam_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
+__all__: list[str] = ['adam_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
+def _conv2d_algorithm(x_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], w_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: typing.Any = (1, 1), padding: typing.Any = (0, 0), dilation: typing.Any = (1, 1), groups: typing.Any = 1, dtype: typing.Any = 'float32') -> str:
+    """
+    'winograd', 'direct_channels', 'direct' or 'im2col': the kernels conv2d runs for these shapes now.
+    """
 def adam_step(param: numpy.ndarray, grad: numpy.ndarray, exp_avg: numpy.ndarray, exp_avg_sq: numpy.ndarray, step: typing.SupportsInt | typing.SupportsIndex, *, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-08, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled_weight_decay: bool = False, amsgrad: bool = False, max_exp_avg_sq: typing.Any = None, maximize: bool = False) -> None:
     """
     One torch.optim.Adam step (AdamW with decoupled_weight_decay=True), in place on param,
@@ -62,6 +66,10 @@ def dropout_forward(x: numpy.ndarray, p: typing.SupportsFloat | typing.SupportsI
 def dropout_mask(n: typing.SupportsInt | typing.SupportsIndex, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.Any, offset: typing.Any, dtype: typing.Any = 'float32') -> numpy.ndarray:
     """
     The keep mask (1 kept, 0 dropped) of n elements, as float32, float64 or bool.
+    """
+def fma_peak(threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
+    """
+    Measured float32 FMA throughput (GFLOP/s) of the active SIMD path on `threads` threads.
     """
 def gelu_backward(dout: numpy.ndarray, x: numpy.ndarray, approximate: bool = False) -> numpy.ndarray:
     ...
