@@ -334,3 +334,16 @@ def test_float32_long_rows_sum_accurately(simd):
     got = _C.log_softmax_forward(x).astype(np.float64)
     # log-probabilities near -11.5: the float32 rounding of log(sum) and of x - max, a few ulp
     assert np.max(np.abs(got - expected)) <= 4 * np.spacing(np.float32(12.0))
+
+
+def test_float32_row_sum_keeps_small_terms(simd):
+    """A row whose float32 running sum loses its small terms: 16 leading zeros put exp = 1 in
+    every lane of the first vector, then 100_000 logits near -25 ln 2 add exp ~ 2^-25 each,
+    below half an ulp of 1. Summed in float lane by lane, they would vanish (the sum short by
+    2e-4 relative, thousands of ulp in every probability); the row must stay within a few ulp."""
+    x = np.full((1, 100_016), np.float32(-25 * np.log(2.0)), dtype=np.float32)
+    x[0, :16] = 0.0
+    x64 = x.astype(np.float64)
+    assert max_ulps(_C.softmax_forward(x), ref.softmax(x64)) <= 4
+    got = _C.log_softmax_forward(x).astype(np.float64)
+    assert np.max(np.abs(got - ref.log_softmax(x64))) <= 4 * np.spacing(np.float32(17.5))

@@ -203,8 +203,7 @@ void softmax_forward(T* out, const T* inp, int64_t rows, int64_t cols) {
     const T* x = inp + r * cols;
     T* y = out + r * cols;
     const double sum = exp_shifted_sum(y, x, row_max(x, cols), cols);
-    const T scale = T(1.0 / sum);
-    for (int64_t j = 0; j < cols; ++j) y[j] *= scale;
+    scale_row(y, T(1.0 / sum), cols);
   }
 }
 

@@ -23,9 +23,12 @@ inline bool active() { return active_simd() == SimdPath::Avx512; }
 
 // max(x[0..n)), ignoring NaN like the scalar `x > m ? x : m`; -inf for n == 0.
 float row_max(const float* x, int64_t n);
-// sum_j exp(x[j] - shift), accumulated in double in a fixed lane order; the exps are also
-// written to out unless out is null.
+// sum_j exp(x[j] - shift) in a fixed order (chunks of 64 summed in float, chunks and the rest
+// in double); the exps are also written to out unless out is null. Prefetches the n floats that
+// follow the row (the next row) while it computes.
 double exp_shifted_sum(float* out, const float* x, float shift, int64_t n);
+// y[j] *= a.
+void scale_row(float* y, float a, int64_t n);
 // dinp = dout - exp(y) * s over one log_softmax row.
 void log_softmax_backward_row(float* dinp, const float* dout, const float* y, float s, int64_t n);
 

@@ -181,7 +181,7 @@ void cross_entropy_backward(T* dlogits, const T* dloss, const T* logits, const i
     } else if (eps > 0.0) {
       for (int64_t j = 0; j < C; ++j) d[j] = a * d[j] - b;
     } else {
-      for (int64_t j = 0; j < C; ++j) d[j] = a * d[j];
+      scale_row(d, a, C);
     }
     // Column t in double: p_t - 1 cancels when the target's probability is near 1.
     const double p_t = double(e_t) * inv_sum;

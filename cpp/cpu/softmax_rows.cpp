@@ -34,9 +34,18 @@ double exp_shifted_sum(T* out, const T* x, T shift, int64_t n) {
   return s;
 }
 
+template <typename T>
+void scale_row(T* y, T a, int64_t n) {
+  if constexpr (avx512::candidate<T>)
+    if (avx512::active()) return avx512::scale_row(y, a, n);
+  for (int64_t j = 0; j < n; ++j) y[j] *= a;
+}
+
 template float row_max<float>(const float*, int64_t);
 template double row_max<double>(const double*, int64_t);
 template double exp_shifted_sum<float>(float*, const float*, float, int64_t);
 template double exp_shifted_sum<double>(double*, const double*, double, int64_t);
+template void scale_row<float>(float*, float, int64_t);
+template void scale_row<double>(double*, double, int64_t);
 
 }  // namespace ember::cpu

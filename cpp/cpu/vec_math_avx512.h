@@ -16,9 +16,11 @@ inline __m512 exp_ps(__m512 x) {
   const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
   const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);  // 355/512: n * ln2_hi is exact
   const __m512 ln2_lo = _mm512_set1_ps(-2.12194440054690583e-4f);
-  // exp(-105) rounds to 0 and exp(88.8) to +inf: clamping keeps n in [-152, 129].
-  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-105.0f)),
-                                  _mm512_set1_ps(88.8f));
+  // exp(-105) rounds to 0 and exp(88.8) to +inf: clamping keeps n in [-152, 129]. vmaxps and
+  // vminps return their second operand when either is NaN, so a NaN x passes through the clamp
+  // and every step after it (vscalefps too) without a separate test.
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(88.8f),
+                                  _mm512_max_ps(_mm512_set1_ps(-105.0f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, log2e),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, ln2_hi, xc);
@@ -32,8 +34,7 @@ inline __m512 exp_ps(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __m512 result = _mm512_scalef_ps(p, n);
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), result, x);
+  return _mm512_scalef_ps(p, n);
 }
 
 inline __m512 abs_ps(__m512 x) {
