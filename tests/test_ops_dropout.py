@@ -224,3 +224,23 @@ def test_dropout_rejects_bad_input():
         _C.dropout_mask(9, 0.5, np.uint64(2**64 - 1), np.int64(3)),
         _C.dropout_mask(9, 0.5, 2**64 - 1, 3),
     )
+
+
+@pytest.mark.parametrize("p", [0.5, 0.75, 0.3])
+def test_scaling_is_bitwise_on_special_values(p, dtype, simd):
+    """Where 1 - p is a power of two the vector path may multiply by the exact reciprocal instead
+    of dividing: the bits must still be those of x * keep / (1 - p) for subnormals, values that
+    overflow when scaled, infinities, NaN and signed zeros."""
+    info = np.finfo(dtype)
+    special = np.array(
+        [info.smallest_subnormal, -3 * info.smallest_subnormal, info.tiny / 3, info.max,
+         -info.max / 1.5, np.inf, -np.inf, np.nan, 0.0, -0.0, 1.0, -1e-30],
+        dtype=dtype,
+    )  # fmt: skip
+    x = np.tile(special, 40)  # 480 elements: full vectors, a tail, kept and dropped lanes
+    keep = _C.dropout_mask(x.size, p, 11, 5, dtype=bool)
+    assert 0 < keep.sum() < x.size
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = x * keep.astype(dtype) / dtype(1 - p)
+    y = _C.dropout_forward(x, p, 11, 5)
+    assert np.array_equal(y.view(f"u{y.itemsize}"), expected.view(f"u{y.itemsize}"))

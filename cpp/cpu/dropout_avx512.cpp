@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "cpu/philox.h"
@@ -23,10 +24,9 @@ void philox_step(uint32_t* out, __m512i counter, const __m512i (&keys)[philox::k
   __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
   for (int r = 0; r < philox::kRounds; ++r) {
     const __m512i p0 = _mm512_mul_epu32(c0, m0), p1 = _mm512_mul_epu32(c2, m1);
-    const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), c1),
-                                        keys[r][0]);
-    const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), c3),
-                                        keys[r][1]);
+    // 0x96 is the truth table of a ^ b ^ c: one instruction for the two xors.
+    const __m512i n0 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p1, 32), c1, keys[r][0], 0x96);
+    const __m512i n2 = _mm512_ternarylogic_epi64(_mm512_srli_epi64(p0, 32), c3, keys[r][1], 0x96);
     c0 = n0;
     c1 = p1;
     c2 = n2;
@@ -87,6 +87,35 @@ inline __m512 apply(__m512 x, __mmask16 keep, __m512 keep_prob) {
                        keep_prob);
 }
 
+// x / q and x * (1 / q) are the same real number when q is a power of two (1 / q is then exact),
+// and both operations round it once: the same bits, inf, NaN, signed zeros and subnormals
+// included. A multiply costs a fraction of vdivps.
+bool has_exact_reciprocal(float q) {
+  int e;
+  return std::frexp(q, &e) == 0.5f && q >= 0x1p-125f;
+}
+
+template <bool kMultiply>
+void dropout_apply_ps(float* y, const float* x, const uint32_t* words, int64_t n,
+                      int32_t threshold, float keep_prob) {
+  const __m512i t = _mm512_set1_epi32(threshold);
+  const __m512 kp = _mm512_set1_ps(keep_prob), inv = _mm512_set1_ps(1.0f / keep_prob);
+  const auto scaled = [&](__m512 v, __mmask16 keep) {
+    if constexpr (kMultiply)
+      return _mm512_mul_ps(_mm512_mul_ps(v, _mm512_maskz_mov_ps(keep, _mm512_set1_ps(1.0f))), inv);
+    else
+      return apply(v, keep, kp);
+  };
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16)
+    _mm512_storeu_ps(y + k, scaled(_mm512_loadu_ps(x + k), keep_lanes(words + k, 0xFFFF, t)));
+  if (k < n) {
+    const __mmask16 lanes = static_cast<__mmask16>((uint32_t{1} << (n - k)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(lanes, x + k);
+    _mm512_mask_storeu_ps(y + k, lanes, scaled(v, keep_lanes(words + k, lanes, t)));
+  }
+}
+
 inline __m512d apply(__m512d x, __mmask8 keep, __m512d keep_prob) {
   return _mm512_div_pd(_mm512_mul_pd(x, _mm512_maskz_mov_pd(keep, _mm512_set1_pd(1.0))),
                        keep_prob);
@@ -96,16 +125,9 @@ inline __m512d apply(__m512d x, __mmask8 keep, __m512d keep_prob) {
 
 void dropout_apply(float* y, const float* x, const uint32_t* words, int64_t n, int32_t threshold,
                    float keep_prob) {
-  const __m512i t = _mm512_set1_epi32(threshold);
-  const __m512 kp = _mm512_set1_ps(keep_prob);
-  int64_t k = 0;
-  for (; k + 16 <= n; k += 16)
-    _mm512_storeu_ps(y + k, apply(_mm512_loadu_ps(x + k), keep_lanes(words + k, 0xFFFF, t), kp));
-  if (k < n) {
-    const __mmask16 lanes = static_cast<__mmask16>((uint32_t{1} << (n - k)) - 1);
-    const __m512 v = _mm512_maskz_loadu_ps(lanes, x + k);
-    _mm512_mask_storeu_ps(y + k, lanes, apply(v, keep_lanes(words + k, lanes, t), kp));
-  }
+  if (has_exact_reciprocal(keep_prob))
+    return dropout_apply_ps<true>(y, x, words, n, threshold, keep_prob);
+  dropout_apply_ps<false>(y, x, words, n, threshold, keep_prob);
 }
 
 void dropout_apply(double* y, const double* x, const uint32_t* words, int64_t n,
