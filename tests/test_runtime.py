@@ -109,11 +109,37 @@ def test_fma_peak_rejects_bad_arguments(kwargs, message):
 
 
 def test_import_leaves_the_openmp_environment_as_it_was():
-    """ember loads its OpenMP runtime with passive waiting but must not change what other
+    """ember loads its OpenMP runtime with a bounded spin but must not change what other
     libraries loaded later in the process see."""
-    code = "import os, ember; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
-    assert run_python(code) == "unset"
-    assert run_python(code, OMP_WAIT_POLICY="active") == "active"
+    names = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+    code = f"import os, ember; print([os.environ.get(n, 'unset') for n in {names!r}])"
+    assert run_python(code) == "['unset', 'unset', 'unset']"
+    assert run_python(code, OMP_WAIT_POLICY="active") == "['active', 'unset', 'unset']"
+    assert run_python(code, GOMP_SPINCOUNT="7") == "['unset', '7', 'unset']"
+
+
+def test_openmp_workers_spin_a_bounded_time_unless_the_user_chose():
+    """libgomp reports its settings with OMP_DISPLAY_ENV: GOMP_SPINCOUNT is ember's 3000 while
+    ember loads the runtime, and the user's value when they set one."""
+    code = "import ember"
+
+    def spincount(**env: str) -> str:
+        environment = {**os.environ, "OMP_DISPLAY_ENV": "VERBOSE", **env}
+        for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+            if name not in env:
+                environment.pop(name, None)
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+            check=True,
+        )  # fmt: skip
+        lines = [line for line in done.stderr.splitlines() if "GOMP_SPINCOUNT" in line]
+        if not lines:
+            pytest.skip("the OpenMP runtime is not GNU libgomp (no GOMP_SPINCOUNT reported)")
+        return lines[0].split("=")[-1].strip().strip("'")
+
+    assert spincount() == "3000"
+    assert spincount(GOMP_SPINCOUNT="12345") == "12345"
+    assert spincount(OMP_WAIT_POLICY="passive") == "0"
 
 
 def test_kernels_release_the_gil():

@@ -6,10 +6,11 @@ OpenBLAS's own choice for this CPU, so they are removed from THIS process before
 Subprocesses (epoch runs, import timings) get the environment as it was, plus what the runner
 was told to set for every process (subprocess_env).
 
-OpenMP's wait policy: ember loads GNU OpenMP with OMP_WAIT_POLICY=passive unless the variable is
-set. In one process ember and torch share that runtime (one libgomp.so.1 is loaded, by whoever
-comes first: ember, here), so torch's idle threads sleep too; an epoch worker running torch
-alone keeps torch's default (spinning). --omp-wait-policy sets one policy for all.
+OpenMP's wait policy: ember loads GNU OpenMP with a bounded spin (GOMP_SPINCOUNT=3000) unless
+OMP_WAIT_POLICY or GOMP_SPINCOUNT is set. In one process ember and torch share that runtime (one
+libgomp.so.1 is loaded, by whoever comes first: ember, here), so torch's idle threads spin as
+briefly; an epoch worker running torch alone keeps torch's default (~300,000 spins).
+--omp-wait-policy sets one policy for all.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def omp_wait_policy() -> str:
     if "OMP_WAIT_POLICY" in os.environ:
         return f"{os.environ['OMP_WAIT_POLICY']} (from the environment, for every process)"
     return (
-        "passive, set by ember as it loads; torch shares ember's OpenMP runtime in this process "
-        "(its idle threads sleep too), while torch's epoch workers keep its default (spinning)"
+        "ember's bounded spin (GOMP_SPINCOUNT=3000, set as it loads); torch shares ember's OpenMP "
+        "runtime in this process (its idle threads spin as briefly), while torch's epoch workers "
+        "keep its default (~300,000 spins)"
     )
 
 
