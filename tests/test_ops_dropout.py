@@ -53,6 +53,10 @@ ROWS = [
     # the stream wraps to position 0 mid-row; 205 elements end in a partial SIMD step
     ((5, 41), 0.5, 3, 2**64 - 70),
     ((64, 1000), 0.5, 99, 1),
+    # whole 64-element vector steps from a group boundary, then a 32-step and a partial one
+    ((2, 50), 0.3, 5, 8),
+    # the counter's high word changes mid-tensor (group 2**32 at element 6)
+    ((7, 19), 0.5, 21, 2**34 - 6),
 ]
 
 
@@ -226,8 +230,9 @@ def test_dropout_rejects_bad_input():
     )
 
 
+@pytest.mark.parametrize("offset", [5, 8])
 @pytest.mark.parametrize("p", [0.5, 0.75, 0.3])
-def test_scaling_is_bitwise_on_special_values(p, dtype, simd):
+def test_scaling_is_bitwise_on_special_values(p, offset, dtype, simd):
     """Where 1 - p is a power of two the vector path may multiply by the exact reciprocal instead
     of dividing: the bits must still be those of x * keep / (1 - p) for subnormals, values that
     overflow when scaled, infinities, NaN and signed zeros."""
@@ -238,9 +243,9 @@ def test_scaling_is_bitwise_on_special_values(p, dtype, simd):
         dtype=dtype,
     )  # fmt: skip
     x = np.tile(special, 40)  # 480 elements: full vectors, a tail, kept and dropped lanes
-    keep = _C.dropout_mask(x.size, p, 11, 5, dtype=bool)
+    keep = _C.dropout_mask(x.size, p, 11, offset, dtype=bool)
     assert 0 < keep.sum() < x.size
     with np.errstate(over="ignore", invalid="ignore"):
         expected = x * keep.astype(dtype) / dtype(1 - p)
-    y = _C.dropout_forward(x, p, 11, 5)
+    y = _C.dropout_forward(x, p, 11, offset)
     assert np.array_equal(y.view(f"u{y.itemsize}"), expected.view(f"u{y.itemsize}"))

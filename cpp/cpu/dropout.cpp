@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "cpu/dropout_avx512.h"
 #include "cpu/philox.h"
@@ -85,6 +86,24 @@ void apply_mask(T* out, const T* inp, int64_t n, double p, uint64_t seed, uint64
   const T keep_prob = static_cast<T>(1.0 - p);
   const int32_t threshold = keep_threshold(p);
   [[maybe_unused]] const bool wide = active_simd() == SimdPath::Avx512;
+#ifdef EMBER_HAVE_AVX512_PATH
+  // float32 generates and applies the words in registers, block by block; a block's first and
+  // last Philox groups may be shared with its neighbours, each computing the same words.
+  if constexpr (std::is_same_v<T, float>) {
+    if (wide && threshold < (int32_t{1} << 24)) {
+      // Large enough that setting up the generator (its round keys) is a small share of a block.
+      constexpr int64_t kBlock = 4096;
+      const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for num_threads(threads_for(n * kWideCostPerElement)) schedule(static)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t begin = b * kBlock, count = std::min(kBlock, n - begin);
+        avx512::dropout_fused(out + begin, inp + begin, count, seed,
+                              offset + static_cast<uint64_t>(begin), threshold, keep_prob);
+      }
+      return;
+    }
+  }
+#endif
   for_each_block(n, seed, offset, [=](int64_t begin, int64_t count, const uint32_t* words) {
     const T* x = inp + begin;
     T* y = out + begin;

@@ -20,4 +20,10 @@ void dropout_apply(float* y, const float* x, const uint32_t* words, int64_t n, i
 void dropout_apply(double* y, const double* x, const uint32_t* words, int64_t n,
                    int32_t threshold, double keep_prob);
 
+// dropout_apply's y for elements at stream positions position .. position + n - 1 under `seed`,
+// with the words generated in registers instead of read from memory. Requires threshold < 2^24
+// (threshold 2^24, nothing kept, does not fit the fused compare of w against threshold * 2^8).
+void dropout_fused(float* y, const float* x, int64_t n, uint64_t seed, uint64_t position,
+                   int32_t threshold, float keep_prob);
+
 }  // namespace ember::cpu::avx512
