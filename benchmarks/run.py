@@ -95,6 +95,7 @@ def header_lines(ctx, unset: list[str], args) -> list[str]:
                     f"{info.get('architecture')}, {info.get('threading_layer')} threads"
                 )
     lines.append(f"OpenMP wait policy: {env.omp_wait_policy()}")
+    lines.append(env.openblas_thread_timeout())
     if unset:
         lines.append(f"unset for this process (numpy baseline): {', '.join(unset)}")
     if args.openblas_coretype:

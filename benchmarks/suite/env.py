@@ -6,6 +6,12 @@ OpenBLAS's own choice for this CPU, so they are removed from THIS process before
 Subprocesses (epoch runs, import timings) get the environment as it was, plus what the runner
 was told to set for every process (subprocess_env).
 
+OpenBLAS's idle threads spin for up to 2^28 cycles (~80 ms) after each call before they sleep.
+In one process with ember and torch, a numpy block left its worker spinning on the second core
+through the next library's block, and 2-thread ember and torch rows came out at half speed in
+some runs and full speed in others. This process sets OPENBLAS_THREAD_TIMEOUT=18 (2^18 cycles,
+under 0.1 ms: about ember's own spin), unless the variable is set; the header says which.
+
 OpenMP's wait policy: ember loads GNU OpenMP with a bounded spin (GOMP_SPINCOUNT=3000) unless
 OMP_WAIT_POLICY or GOMP_SPINCOUNT is set. In one process ember and torch share that runtime (one
 libgomp.so.1 is loaded, by whoever comes first: ember, here), so torch's idle threads spin as
@@ -57,7 +63,16 @@ def prepare_openblas(coretype: str | None = None) -> list[str]:
     unset = [f"{v}={os.environ.pop(v)}" for v in OPENBLAS_VARS if v in os.environ]
     if coretype:
         os.environ["OPENBLAS_CORETYPE"] = coretype
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "18")
     return unset
+
+
+def openblas_thread_timeout() -> str:
+    value = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "")
+    chosen = "set by the suite" if ORIGINAL_ENV.get("OPENBLAS_THREAD_TIMEOUT") is None else "yours"
+    return (
+        f"OPENBLAS_THREAD_TIMEOUT={value} ({chosen}: idle OpenBLAS threads spin 2^{value} cycles)"
+    )
 
 
 def _cpuinfo_field(name: str) -> str | None:
