@@ -68,19 +68,24 @@ inline void store_row(typename S::T* c, typename S::V lo, typename S::V hi, type
   if constexpr (R > r) store_row<S>(c + r * ldc, c##r##_0, c##r##_1, va, vb, read_c);
 
 // The top R rows (R <= 12) of a 12 x (2 vectors) tile; see gemm_microkernel.h for the layout.
-template <typename S, int R>
+// kPacked: both panels packed (a_rs = 1, a_cs = 12, b_ld = 2 vectors), the case every large
+// product spends its time in. The strides are then compile-time constants, so each k step is 2
+// loads, 12 broadcasts and 24 FMAs at constant offsets, and packed B, read sequentially, needs no
+// software prefetch: fewer uops per k step than the general kernel for the same FMAs.
+template <typename S, int R, bool kPacked = false>
 void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t a_cs,
                       const typename S::T* b, int64_t b_ld, typename S::T* c, int64_t ldc,
                       typename S::T alpha, typename S::T beta) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int L = S::kLanes;
-  // Rows 3g .. 3g+2 hang off p[g] at offsets 0, a_rs, 2 a_rs: base + index addressing.
+  const int64_t rs = kPacked ? 1 : a_rs, cs = kPacked ? 12 : a_cs, ld = kPacked ? 2 * L : b_ld;
+  // Rows 3g .. 3g+2 hang off p[g] at offsets 0, rs, 2 rs: base + index addressing.
   const T* p0 = a;
-  const T* p1 = R > 3 ? a + 3 * a_rs : a;
-  const T* p2 = R > 6 ? a + 6 * a_rs : a;
-  const T* p3 = R > 9 ? a + 9 * a_rs : a;
-  const int64_t rs1 = a_rs, rs2 = 2 * a_rs;
+  const T* p1 = R > 3 ? a + 3 * rs : a;
+  const T* p2 = R > 6 ? a + 6 * rs : a;
+  const T* p3 = R > 9 ? a + 9 * rs : a;
+  const int64_t rs1 = rs, rs2 = 2 * rs;
 
   V c0_0 = S::zero(), c0_1 = S::zero(), c1_0 = S::zero(), c1_1 = S::zero();
   V c2_0 = S::zero(), c2_1 = S::zero(), c3_0 = S::zero(), c3_1 = S::zero();
@@ -90,9 +95,11 @@ void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t 
   V c10_0 = S::zero(), c10_1 = S::zero(), c11_0 = S::zero(), c11_1 = S::zero();
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    // B read in place (b_ld = ldb) walks two cache lines per k step; ask for them 8 steps early.
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * b_ld), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * b_ld + L), _MM_HINT_T0);
+    if constexpr (!kPacked) {
+      // B read in place (ld = ldb) walks two cache lines per k step; ask for them 8 steps early.
+      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld + L), _MM_HINT_T0);
+    }
     const V b0 = S::load(b);
     const V b1 = S::load(b + L);
     EMBER_ROW(0, p0)
@@ -107,11 +114,11 @@ void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t 
     EMBER_ROW(9, p3)
     EMBER_ROW(10, p3 + rs1)
     EMBER_ROW(11, p3 + rs2)
-    p0 += a_cs;
-    p1 += a_cs;
-    p2 += a_cs;
-    p3 += a_cs;
-    b += b_ld;
+    p0 += cs;
+    p1 += cs;
+    p2 += cs;
+    p3 += cs;
+    b += ld;
   }
 
   const V va = S::set1(alpha), vb = S::set1(beta);
@@ -130,57 +137,6 @@ void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t 
   EMBER_STORE(11)
 }
 
-// The full 12-row tile on packed panels (a_rs = 1, a_cs = 12, b_ld = 2 vectors), the case every
-// large product spends its time in: the A and B offsets are compile-time constants, so each k
-// step is 2 loads, 12 broadcasts and 24 FMAs on two advancing pointers, and packed B, read
-// sequentially, needs no software prefetch. The general kernel above issues ~45 uops per k step
-// against 24 FMAs, close to what the front end can deliver while the FMA ports want 2 per cycle.
-template <typename S>
-void microkernel_packed(int64_t kc, const typename S::T* a, const typename S::T* b,
-                        typename S::T* c, int64_t ldc, typename S::T alpha, typename S::T beta) {
-  using T = typename S::T;
-  using V = typename S::V;
-  constexpr int L = S::kLanes, R = 12;
-  V c0_0 = S::zero(), c0_1 = S::zero(), c1_0 = S::zero(), c1_1 = S::zero();
-  V c2_0 = S::zero(), c2_1 = S::zero(), c3_0 = S::zero(), c3_1 = S::zero();
-  V c4_0 = S::zero(), c4_1 = S::zero(), c5_0 = S::zero(), c5_1 = S::zero();
-  V c6_0 = S::zero(), c6_1 = S::zero(), c7_0 = S::zero(), c7_1 = S::zero();
-  V c8_0 = S::zero(), c8_1 = S::zero(), c9_0 = S::zero(), c9_1 = S::zero();
-  V c10_0 = S::zero(), c10_1 = S::zero(), c11_0 = S::zero(), c11_1 = S::zero();
-#pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; ++k) {
-    const V b0 = S::load(b);
-    const V b1 = S::load(b + L);
-    EMBER_ROW(0, a + 0)
-    EMBER_ROW(1, a + 1)
-    EMBER_ROW(2, a + 2)
-    EMBER_ROW(3, a + 3)
-    EMBER_ROW(4, a + 4)
-    EMBER_ROW(5, a + 5)
-    EMBER_ROW(6, a + 6)
-    EMBER_ROW(7, a + 7)
-    EMBER_ROW(8, a + 8)
-    EMBER_ROW(9, a + 9)
-    EMBER_ROW(10, a + 10)
-    EMBER_ROW(11, a + 11)
-    a += R;
-    b += 2 * L;
-  }
-  const V va = S::set1(alpha), vb = S::set1(beta);
-  const bool read_c = beta != T(0);
-  EMBER_STORE(0)
-  EMBER_STORE(1)
-  EMBER_STORE(2)
-  EMBER_STORE(3)
-  EMBER_STORE(4)
-  EMBER_STORE(5)
-  EMBER_STORE(6)
-  EMBER_STORE(7)
-  EMBER_STORE(8)
-  EMBER_STORE(9)
-  EMBER_STORE(10)
-  EMBER_STORE(11)
-}
 #undef EMBER_ROW
 #undef EMBER_STORE
 
@@ -196,7 +152,7 @@ void microkernel(int64_t kc, int rows, const typename S::T* a, int64_t a_rs, int
       microkernel_rows<S, 7>, microkernel_rows<S, 8>,  microkernel_rows<S, 9>,
       microkernel_rows<S, 10>, microkernel_rows<S, 11>, microkernel_rows<S, 12>};
   if (rows == 12 && a_rs == 1 && a_cs == 12 && b_ld == 2 * S::kLanes)
-    microkernel_packed<S>(kc, a, b, c, ldc, alpha, beta);
+    microkernel_rows<S, 12, true>(kc, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
   else
     kernels[rows - 1](kc, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
 }
