@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "cpu/gemm_microkernel.h"
+#include "cpu/transpose_avx2.h"
 
 namespace ember::cpu::gemm_detail {
 
@@ -155,26 +156,6 @@ void microkernel(int64_t kc, int rows, const typename S::T* a, int64_t a_rs, int
     microkernel_rows<S, 12, true>(kc, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
   else
     kernels[rows - 1](kc, a, a_rs, a_cs, b, b_ld, c, ldc, alpha, beta);
-}
-
-// 8 lanes x 8 k (floats) -> v[k] = the 8 lanes' values at k.
-inline void transpose8x8(__m256 v[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  v[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
-  v[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  v[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
-  v[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  v[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
-  v[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  v[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
-  v[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
 // Lanes [l0, l0 + 8) of a W-lane panel, k in [k, k + 8).
