@@ -15,6 +15,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace ember::cpu::avx2 {
 
 inline __m256 exp_ps(__m256 x) {

@@ -10,6 +10,8 @@
 // retried once.
 #include <map>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -77,6 +79,9 @@ void* allocate(size_t nbytes, int device, size_t* reserved_bytes) {
     err = cudaMalloc(&p, bytes);
   }
   if (err != cudaSuccess) {
+    // A failed cudaMalloc also leaves its error as the "last error"; clear it, or the next
+    // kernel launch's check would report this allocation's failure as its own.
+    cudaGetLastError();
     throw std::runtime_error("[cuda alloc] CUDA error " + std::string(cudaGetErrorName(err)) +
                              ": " + cudaGetErrorString(err) + " while allocating " +
                              std::to_string(nbytes) + " bytes on cuda:" + std::to_string(device) +

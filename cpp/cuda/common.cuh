@@ -15,6 +15,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
+#include <string>
 #include <type_traits>
 
 #include "cuda/api.h"

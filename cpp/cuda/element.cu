@@ -5,9 +5,11 @@
 //
 // Every launch first merges dims that all operands traverse contiguously (collapse), so
 // contiguous and simply broadcast operands index with one multiplication per element.
+#include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "cuda/common.cuh"
 #include "cuda/scalar_math.cuh"

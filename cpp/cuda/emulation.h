@@ -18,6 +18,7 @@
 #include <cstring>
 #include <functional>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #define __global__
@@ -67,12 +68,24 @@ inline const char* cudaGetErrorName(cudaError_t e) {
   }
   return "cudaErrorUnknown";
 }
-inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+// As CUDA: a failing runtime call also becomes the thread's "last error", which
+// cudaGetLastError returns and clears (so a check after a later launch sees it unless cleared).
+inline cudaError_t& emulated_last_error() {
+  thread_local cudaError_t error = cudaSuccess;
+  return error;
+}
+inline cudaError_t record_error(cudaError_t e) {
+  if (e != cudaSuccess) emulated_last_error() = e;
+  return e;
+}
+inline cudaError_t cudaGetLastError() { return std::exchange(emulated_last_error(), cudaSuccess); }
 inline cudaError_t cudaGetDeviceCount(int* n) {
   *n = 1;
   return cudaSuccess;
 }
-inline cudaError_t cudaSetDevice(int d) { return d == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+inline cudaError_t cudaSetDevice(int d) {
+  return record_error(d == 0 ? cudaSuccess : cudaErrorInvalidDevice);
+}
 inline cudaError_t cudaGetDevice(int* d) {
   *d = 0;
   return cudaSuccess;
@@ -98,7 +111,7 @@ inline cudaError_t cudaDriverGetVersion(int* v) {
 inline cudaError_t cudaMalloc(void** p, size_t n) {
   // Filled with a NaN-like pattern so that reading memory a kernel never wrote is visible.
   *p = std::aligned_alloc(256, (n + 255) / 256 * 256);
-  if (!*p) return cudaErrorMemoryAllocation;
+  if (!*p) return record_error(cudaErrorMemoryAllocation);
   std::memset(*p, 0xff, n);
   return cudaSuccess;
 }

@@ -12,7 +12,9 @@
 // likewise op(B)[k, n] = B[k * b_sk + n * b_sn]. Tiles are loaded with the thread index running
 // along whichever of the two dims is contiguous in memory, so global loads coalesce either way.
 // The +1 column of padding keeps the staging stores free of bank conflicts.
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "cuda/common.cuh"
 

@@ -2,6 +2,8 @@
 // cpu/loss.cpp. A reduced loss is the element values (computed in T, as on the CPU) summed in
 // double by the reduce kernel, times 1/n for 'mean'. Probabilities outside [0, 1] given to BCE
 // are recorded in the error word.
+#include <cmath>
+
 #include "cuda/common.cuh"
 #include "cuda/scalar_math.cuh"
 

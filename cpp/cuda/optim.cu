@@ -2,6 +2,7 @@
 // cpu/optim.h operation for operation (scalar coefficients computed in double on the host and
 // rounded to T once).
 #include <cmath>
+#include <string>
 
 #include "cuda/common.cuh"
 

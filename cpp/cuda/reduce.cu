@@ -14,6 +14,7 @@
 // max/min; argmax/argmin return the first NaN if there is one, else the first extreme value.
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "cuda/common.cuh"
 

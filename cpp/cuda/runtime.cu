@@ -5,6 +5,7 @@
 // that find invalid data (a class index out of range, ...) cannot raise; they OR an ErrorCode
 // into the device's error word, which the next synchronisation (synchronize(), a copy to the
 // host) reads, clears and raises, like an asynchronous CUDA error.
+#include <initializer_list>
 #include <mutex>
 #include <stdexcept>
 #include <string>

@@ -9,6 +9,8 @@
 //   loss = sum_i l_i (/ sums[0] for 'mean')                    one block
 // A target outside [0, C) that is not ignore_index is recorded in the error word (and its row
 // is treated as ignored).
+#include <cmath>
+
 #include "cuda/common.cuh"
 
 namespace ember::cuda {
