@@ -15,8 +15,9 @@ DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def parser(doc: str, epochs: int, **defaults) -> argparse.ArgumentParser:
-    """--epochs, --seed, --threads and (when data_dir=True) --data-dir, plus what the caller
-    adds; the description is the first line of the example's docstring."""
+    """--epochs, --seed, --threads, (when data_dir=True) --data-dir and (when device=True)
+    --device, plus what the caller adds; the description is the first line of the example's
+    docstring."""
     p = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--seed", type=int, default=0)
@@ -30,6 +31,8 @@ def parser(doc: str, epochs: int, **defaults) -> argparse.ArgumentParser:
             default=DATA_DIR,
             help=f"directory holding mnist/ and spambase/ (default: {DATA_DIR})",
         )
+    if defaults.get("device"):
+        p.add_argument("--device", default="cpu", help="where to train: cpu, cuda or cuda:N")
     return p
 
 

@@ -9,6 +9,7 @@ One and two threads give the same accuracy and loss to the last printed digit: t
 network runs (GEMM, direct convolutions, pooling, SGD) are bitwise independent of the thread count.
 
     python examples/mnist_lenet.py [--epochs 5] [--subset N] [--data-dir ../shared/data]
+        [--device cuda]
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def lenet5(classes: int = 10) -> nn.Sequential:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = parser(__doc__, epochs=5, data_dir=True)
+    p = parser(__doc__, epochs=5, data_dir=True, device=True)
     p.add_argument("--subset", type=int, default=None, help="train on N random images")
     p.add_argument("--test-subset", type=int, default=None, help="test on N random images")
     p.add_argument("--batch-size", type=int, default=64)
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train, test = mnist_loaders(
         args.data_dir, args.batch_size, args.subset, args.seed, args.test_subset
     )
-    model = lenet5()
+    model = lenet5().to(args.device)
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
     timer = EpochTimer()
     callbacks = [LearningRateScheduler(CosineAnnealingLR(optimizer, T_max=args.epochs)), timer]
@@ -62,8 +63,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics=["accuracy"],
         callbacks=callbacks,
         verbose=args.verbose,
+        device=args.device,
     )
-    result = evaluate(model, test, nn.CrossEntropyLoss(), metrics=["accuracy"])
+    result = evaluate(model, test, nn.CrossEntropyLoss(), metrics=["accuracy"], device=args.device)
     print(
         f"test accuracy: {result['accuracy']:.2%} (loss {result['loss']:.4f}); "
         f"{timer.mean:.1f} s per epoch"

@@ -6,6 +6,7 @@ over the run (LearningRateScheduler callback). Reaches >= 98% test accuracy with
 measured 98.48% (seed 0), 1.2 s per epoch on one thread of an idle 2-core machine.
 
     python examples/mnist_mlp.py [--epochs 10] [--subset N] [--data-dir ../shared/data]
+        [--device cuda]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def mlp(dropout: float = 0.2) -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    p = parser(__doc__, epochs=10, data_dir=True)
+    p = parser(__doc__, epochs=10, data_dir=True, device=True)
     p.add_argument("--subset", type=int, default=None, help="train on N random images")
     p.add_argument("--test-subset", type=int, default=None, help="test on N random images")
     p.add_argument("--batch-size", type=int, default=64)
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train, test = mnist_loaders(
         args.data_dir, args.batch_size, args.subset, args.seed, args.test_subset
     )
-    model = mlp()
+    model = mlp().to(args.device)
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
     timer = EpochTimer()
     callbacks = [LearningRateScheduler(CosineAnnealingLR(optimizer, T_max=args.epochs)), timer]
@@ -57,8 +58,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics=["accuracy"],
         callbacks=callbacks,
         verbose=args.verbose,
+        device=args.device,
     )
-    result = evaluate(model, test, nn.CrossEntropyLoss(), metrics=["accuracy"])
+    result = evaluate(model, test, nn.CrossEntropyLoss(), metrics=["accuracy"], device=args.device)
     print(
         f"test accuracy: {result['accuracy']:.2%} (loss {result['loss']:.4f}); "
         f"{timer.mean:.1f} s per epoch"

@@ -550,3 +550,57 @@ def test_training_steps_match_cpu(name, make_model, shape, optim):
         np.testing.assert_allclose(
             host(p_gpu), host(p_cpu), rtol=1e-4, atol=1e-5, err_msg=f"{name}: parameter {pname}"
         )
+
+
+# ---- the training loop on the device --------------------------------------------------------------
+
+
+def test_fit_evaluate_predict_and_checkpoints_on_the_device(tmp_path):
+    from ember.training import EarlyStopping, evaluate, fit, predict
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((48, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    histories, models = {}, {}
+    for device in ("cpu", CUDA):
+        ember.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)).to(device)
+        optimizer = ember.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
+        stop = EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)
+        histories[device] = fit(
+            model,
+            (ember.tensor(x), ember.tensor(y)),
+            nn.CrossEntropyLoss(),
+            optimizer,
+            epochs=4,
+            batch_size=16,
+            metrics=["accuracy"],
+            callbacks=[stop],
+            verbose=0,
+            device=device,
+        )
+        models[device] = (model, optimizer)
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(
+            histories[CUDA].history[key], histories["cpu"].history[key], rtol=1e-5
+        )
+    model, optimizer = models[CUDA]
+    assert all(p.device.type == "cuda" for p in model.parameters())
+    scores = evaluate(model, (x, y), nn.CrossEntropyLoss(), device=CUDA)
+    expected = evaluate(models["cpu"][0], (x, y), nn.CrossEntropyLoss())
+    np.testing.assert_allclose(scores["loss"], expected["loss"], rtol=1e-5)
+    outputs = predict(model, ember.tensor(x), device=CUDA)
+    assert outputs.device.type == "cpu"
+    np.testing.assert_allclose(host(outputs), host(predict(models["cpu"][0], x)), rtol=1e-5)
+
+    ember.save({"model": model.state_dict(), "optim": optimizer.state_dict()}, tmp_path / "ck")
+    state = ember.load(tmp_path / "ck")
+    fresh = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2)).to(CUDA)
+    fresh.load_state_dict(state["model"])
+    fresh_optimizer = ember.optim.SGD(fresh.parameters(), lr=0.2, momentum=0.9)
+    fresh_optimizer.load_state_dict(state["optim"])
+    for p, q in zip(fresh.parameters(), model.parameters()):
+        assert p.device.type == "cuda"
+        np.testing.assert_array_equal(host(p), host(q))
+    buffers = [s["momentum_buffer"] for s in fresh_optimizer.state.values()]
+    assert buffers and all(b.device.type == "cuda" for b in buffers)

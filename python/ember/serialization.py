@@ -89,7 +89,7 @@ def _encode(obj: Any, where: tuple, blocks: dict, seen: dict) -> Any:
     if isinstance(obj, (Tensor, np.ndarray)):
         kind = "ndarray" if isinstance(obj, np.ndarray) else "tensor"
         if id(obj) not in seen:
-            array = obj if kind == "ndarray" else obj.detach().numpy()
+            array = obj if kind == "ndarray" else obj.detach().cpu().numpy()
             name = _block_name(where)
             if array.dtype.newbyteorder("=") not in _DTYPE_CODES:
                 raise TypeError(

@@ -194,5 +194,5 @@ def _state_value(param: Tensor, index: Any, name: str, value: Any) -> Any:
             f"parameter has {tuple(param.shape)}"
         )
     dtype = param.dtype if value.is_floating_point() else value.dtype
-    host = value.detach().numpy()
-    return _wrap(backend_for(param.device).copy(host, dtype), param.device)
+    host = value.detach().cpu().numpy()
+    return _wrap(backend_for(param.device).from_data(host, dtype), param.device)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember.data._convert import to_numpy
 from ember.training._monitor import BestTracker, monitored_value, resolve_mode
 from ember.training.callbacks import Callback, TrainState
 
 
 def snapshot(model) -> dict[str, np.ndarray]:
     """Copies of every parameter and buffer (BatchNorm's running statistics too)."""
-    return {k: np.array(v.numpy(), copy=True) for k, v in model.state_dict().items()}
+    return {k: np.array(to_numpy(v), copy=True) for k, v in model.state_dict().items()}
 
 
 class EarlyStopping(Callback):

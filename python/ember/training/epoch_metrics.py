@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ember import metrics as metric_fns
+from ember.data._convert import to_numpy
 
 NAMED_METRICS = ("accuracy", "precision", "recall", "f1")
 _AVERAGED = {
@@ -77,8 +78,9 @@ class EpochOutputs:
 
     def add(self, outputs, targets) -> None:
         if self.metrics:
-            self._outputs.append(np.array(outputs.detach().numpy(), copy=True))
-            self._targets.append(np.array(np.asarray(targets), copy=True))
+            # Host copies: the tensors may live on a device, and may be reused after the batch.
+            self._outputs.append(np.array(to_numpy(outputs), copy=True))
+            self._targets.append(np.array(to_numpy(targets), copy=True))
 
     def compute(self) -> dict[str, float]:
         if not self.metrics or not self._outputs:

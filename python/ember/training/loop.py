@@ -23,6 +23,7 @@ import numpy as np
 
 import ember
 from ember.data import DataLoader, TensorDataset
+from ember.data._convert import to_numpy
 from ember.training.callbacks import Callback, TrainState
 from ember.training.epoch_metrics import EpochOutputs, check_metrics
 from ember.training.history import History
@@ -208,7 +209,7 @@ def predict(model, data, *, batch_size: int = 256, device=None):
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
             if device is not None:
                 x = x.to(device)
-            chunks.append(model(x).numpy())
+            chunks.append(to_numpy(model(x)))
     if not chunks:
         raise ValueError("predict: the data yielded no batches")
     return ember.from_numpy(np.concatenate(chunks))
