@@ -67,12 +67,12 @@ def bench_gemm(quick: bool) -> list:
     backends = ["ember"] + (["cuBLAS"] if ember._C.cuda.cublas_built() else [])
     if torch is not None:
         torch.backends.cuda.matmul.allow_tf32 = False  # full float32, as ember computes
+    previous = ember.cuda.gemm_backend()  # what `a @ b` runs: the ratio column compares it
     print(
         f"\n{'GEMM float32':<16}{'M x N x K':>22}"
         + "".join(f"{b + ' ms':>12}{'TFLOP/s':>9}" for b in backends + ["torch"])
-        + f"{'ember/torch':>13}"
+        + f"{'torch/' + previous:>14}"
     )
-    previous = ember.cuda.gemm_backend()
     try:
         for label, M, N, K in gemm_rows(quick):
             flops = 2.0 * M * N * K
@@ -90,13 +90,14 @@ def bench_gemm(quick: bool) -> list:
                 tb = torch.from_numpy(b.cpu().numpy()).cuda()
                 s = median_seconds(lambda: ta @ tb, torch.cuda.synchronize)
                 row["torch"] = s
-                line += f"{s * 1e3:>12.3f}{flops / s / 1e12:>9.2f}{s / row['ember']:>13.2f}"
+                line += f"{s * 1e3:>12.3f}{flops / s / 1e12:>9.2f}{s / row[previous]:>14.2f}"
                 ember.cuda.set_gemm_backend("ember")
                 diff = np.abs((a @ b).cpu().numpy() - (ta @ tb).cpu().numpy()).max()
                 row["max_abs_diff_vs_torch"] = float(diff)
             else:
                 line += f"{'(no torch.cuda)':>34}"
             print(line, flush=True)
+            row["active"] = previous
             results.append(row)
     finally:
         ember.cuda.set_gemm_backend(previous)
@@ -151,6 +152,40 @@ def steps_per_second(
     return done / (time.perf_counter() - start)
 
 
+def torch_steps_per_second(name: str, shape, batch: int, steps: int, budget: float) -> float:
+    """The same model and step in PyTorch on its GPU: the peer for ember's GPU steps."""
+    tnn = torch.nn
+    if name.startswith("MLP"):
+        model = tnn.Sequential(tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 10))
+    else:
+        model = tnn.Sequential(
+            tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
+            tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
+            tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
+            tnn.Linear(84, 10),
+        )  # fmt: skip
+    model = model.cuda()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.rand((batch,) + shape, device="cuda")
+    y = torch.randint(0, 10, (batch,), device="cuda")
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    for _ in range(2):
+        step().item()
+    done, start = 0, time.perf_counter()
+    while done < steps and time.perf_counter() - start < budget:
+        loss = step()
+        done += 1
+    loss.item()
+    return done / (time.perf_counter() - start)
+
+
 def bench_training(quick: bool) -> list:
     results = []
     cases = [
@@ -162,12 +197,85 @@ def bench_training(quick: bool) -> list:
         cases = [(n, f, s, 8) for n, f, s, _ in cases[::2]]
     print(
         f"\n{'training step':<18}{'batch':>6}{'GPU steps/s':>13}{'CPU steps/s':>13}{'GPU/CPU':>9}"
+        f"{'torch GPU':>11}{'ember/torch':>13}"
     )
     for name, make, shape, batch in cases:
-        gpu = steps_per_second(make, shape, batch, "cuda", 3 if quick else 200, 8.0)
-        cpu = steps_per_second(make, shape, batch, "cpu", 3 if quick else 50, 8.0)
-        print(f"{name:<18}{batch:>6}{gpu:>13.1f}{cpu:>13.1f}{gpu / cpu:>9.2f}", flush=True)
-        results.append({"model": name, "batch": batch, "gpu_steps_s": gpu, "cpu_steps_s": cpu})
+        gpu = steps_per_second(make, shape, batch, "cuda", 3 if quick else 500, 4.0)
+        cpu = steps_per_second(make, shape, batch, "cpu", 3 if quick else 100, 4.0)
+        row = {"model": name, "batch": batch, "gpu_steps_s": gpu, "cpu_steps_s": cpu}
+        line = f"{name:<18}{batch:>6}{gpu:>13.1f}{cpu:>13.1f}{gpu / cpu:>9.2f}"
+        if torch_cuda():
+            row["torch_gpu_steps_s"] = peer = torch_steps_per_second(
+                name, shape, batch, 3 if quick else 500, 4.0
+            )
+            line += f"{peer:>11.1f}{gpu / peer:>13.2f}"
+        print(line, flush=True)
+        results.append(row)
+    return results
+
+
+def bench_overhead(quick: bool) -> list:
+    """Microseconds per call of small ops queued back to back (Python, dispatch and launch), on
+    the GPU (ember, PyTorch) and on the CPU (ember): what bounds the small models' steps. The
+    `a + b` rows below the ops split ember's GPU cost into its layers."""
+    x_host = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
+    layer = {device: nn.Linear(256, 256).to(device) for device in ("cuda", "cpu")}
+    ops = [
+        ("a + b", lambda x, d: x + x),
+        ("relu", lambda x, d: F.relu(x)),
+        ("Linear(256, 256)", lambda x, d: layer[d](x)),
+        ("sum", lambda x, d: x.sum()),
+    ]
+    peers = {}
+    if torch_cuda():
+        t_layer = torch.nn.Linear(256, 256).cuda()
+        peers = {
+            "a + b": lambda x: x + x,
+            "relu": torch.relu,
+            "Linear(256, 256)": t_layer,
+            "sum": lambda x: x.sum(),
+        }
+    calls = 20 if quick else 2000
+
+    def per_call(fn, sync) -> float:
+        def many():
+            for _ in range(calls):
+                fn()
+
+        return median_seconds(many, sync, warmup=1, reps=5) / calls * 1e6
+
+    print(f"\n{'op on 64x256 float32':<26}{'GPU us/call':>13}{'torch GPU':>11}{'CPU us/call':>13}")
+    results = []
+    with ember.no_grad():
+        for name, op in ops:
+            row = {"op": name}
+            for device, sync in (("cuda", ember.cuda.synchronize), ("cpu", lambda: None)):
+                x = ember.tensor(x_host, device=device)
+                row[device] = per_call(lambda op=op, x=x, d=device: op(x, d), sync)
+            if name in peers:
+                tx = torch.from_numpy(x_host).cuda()
+                with torch.no_grad():
+                    row["torch_cuda"] = per_call(
+                        lambda f=peers[name], tx=tx: f(tx), torch.cuda.synchronize
+                    )
+            peer = f"{row['torch_cuda']:>11.1f}" if "torch_cuda" in row else f"{'':>11}"
+            print(f"{name:<26}{row['cuda']:>13.1f}{peer}{row['cpu']:>13.1f}", flush=True)
+            results.append(row)
+        # The layers of one GPU `a + b`: the native launch alone, then the backend's Python.
+        from ember.backends import cuda as backend
+
+        x = ember.tensor(x_host, device="cuda")
+        a = x._data
+        out = backend.add(a, a)
+        layers = [
+            ("  a + b: native launch", lambda: ember._C.cuda.binary("add", out, a, a, 0.0)),
+            ("  a + b: backend.add", lambda: backend.add(a, a)),
+            ("  a + b: Tensor, no_grad", lambda: x + x),
+        ]
+        for name, fn in layers:
+            us = per_call(fn, ember.cuda.synchronize)
+            print(f"{name:<26}{us:>13.1f}", flush=True)
+            results.append({"op": name.strip(), "cuda": us})
     return results
 
 
@@ -191,6 +299,7 @@ def main() -> None:
         "build_info": info,
         "gemm": bench_gemm(args.quick),
         "training": bench_training(args.quick),
+        "overhead_us": bench_overhead(args.quick),
     }
     if args.json:
         with open(args.json, "w") as f:

@@ -2,14 +2,19 @@
 # The GPU check, in one go, on a machine with an NVIDIA GPU, nvcc, CMake, ninja and a Python
 # that has PyTorch (and, optionally, nvidia-cublas from PyPI): builds ember from this working
 # tree into a fresh venv (with the system's site-packages, for torch), runs tests/test_cuda.py,
-# then benchmarks/gpu_check.py (build info, GEMM TFLOP/s of ember vs PyTorch, training steps/s
-# on GPU vs CPU). About 3 to 5 minutes; every step has its own timeout.
+# benchmarks/gpu_check.py (build info, GEMM TFLOP/s of ember vs PyTorch, training steps/s on GPU
+# vs CPU), benchmarks/gpu_crosscheck.py (CUDA against CPU results and gradients at training
+# sizes) and, when MNIST is found, one epoch of each MNIST example on the GPU and on the CPU.
+# About 3 to 4 minutes; every step has its own timeout, and a failing step does not stop the
+# ones after it (the exit status says whether any failed).
 #
 #   bash benchmarks/gpu_check.sh            # from the repository root
-#   PYTHON=/path/to/python3 ARCH=90 bash benchmarks/gpu_check.sh
+#   PYTHON=/path/to/python3 ARCH=90 DATA_DIR=../shared/data bash benchmarks/gpu_check.sh
 #
 # ARCH (default: 90, Hopper) is the one CUDA architecture built, to keep the build short.
-# Results go to $OUT (or /tmp/ember-gpu-check): build.log, tests.log, gpu_check.json.
+# DATA_DIR holds mnist/ (default: ../shared/data, as the examples).
+# Results go to $OUT (or /tmp/ember-gpu-check): build.log, tests.log, gpu_check.json,
+# crosscheck.log, mnist.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +28,8 @@ step() {
 
 PYTHON=${PYTHON:-python3}
 ARCH=${ARCH:-90}
+DATA_DIR=$(realpath -m "${DATA_DIR:-../shared/data}")
+FAILED=()
 RESULTS=${OUT:-/tmp/ember-gpu-check}
 VENV=/tmp/ember-gpu-venv
 mkdir -p "$RESULTS"
@@ -107,15 +114,52 @@ print('cuda available:', ember.cuda.is_available(), '| devices:', ember.cuda.dev
 assert ember.cuda.is_available(), 'ember sees no CUDA device'"
 cd - >/dev/null
 
+# From here on a failing step is recorded and the next one runs: one GPU session should show
+# every problem at once.
+set +e
+trap - ERR
+ROOT=$PWD
+check() {  # check NAME COMMAND...: run it, record a failure
+  "${@:2}"
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    FAILED+=("$1 (exit $rc)")
+    echo "gpu_check: step '$1' failed (exit code $rc)"
+  fi
+}
+
 step "tests/test_cuda.py"
-timeout 240 "$PY" -m pytest tests/test_cuda.py -q -p no:cacheprovider --rootdir=. 2>&1 \
-  | tee "$RESULTS/tests.log" | tail -n 30
+check tests bash -o pipefail -c "timeout 240 '$PY' -m pytest tests/test_cuda.py -q -p no:cacheprovider \
+  --rootdir=. 2>&1 | tee '$RESULTS/tests.log' | tail -n 30"
 
+cd /tmp  # from here on, import the installed package, not the source tree
 step "benchmarks (benchmarks/gpu_check.py)"
-cd /tmp
-PYTHONUNBUFFERED=1 timeout 240 "$PY" "$OLDPWD/benchmarks/gpu_check.py" --json "$RESULTS/gpu_check.json"
-cd - >/dev/null
+PYTHONUNBUFFERED=1 check benchmarks timeout 200 "$PY" "$ROOT/benchmarks/gpu_check.py" \
+  --json "$RESULTS/gpu_check.json"
 
-STEP="done"
+step "CUDA against CPU at training sizes (benchmarks/gpu_crosscheck.py)"
+check crosscheck bash -o pipefail -c "PYTHONUNBUFFERED=1 timeout 150 '$PY' \
+  '$ROOT/benchmarks/gpu_crosscheck.py' 2>&1 | tee '$RESULTS/crosscheck.log'"
+
+step "MNIST examples, one epoch on the GPU and on the CPU"
+if [ -d "$DATA_DIR/mnist" ]; then
+  for example in mnist_mlp mnist_lenet; do
+    for device in cuda cpu; do
+      echo "--- $example on $device"
+      check "$example $device" bash -o pipefail -c "PYTHONUNBUFFERED=1 timeout 90 '$PY' \
+        '$ROOT/examples/$example.py' --epochs 1 --device $device --verbose 0 \
+        --data-dir '$DATA_DIR' 2>&1 | tee -a '$RESULTS/mnist.log'"
+    done
+  done
+else
+  echo "no MNIST at $DATA_DIR/mnist (set DATA_DIR): skipped"
+fi
+cd "$ROOT"
+
 echo
-echo "gpu_check: all steps passed; results in $RESULTS"
+if [ ${#FAILED[@]} -eq 0 ]; then
+  echo "gpu_check: all steps passed; results in $RESULTS"
+else
+  echo "gpu_check: FAILED steps: ${FAILED[*]}; results in $RESULTS"
+  exit 1
+fi
