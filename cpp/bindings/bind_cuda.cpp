@@ -66,17 +66,34 @@ DType dtype_of(const py::dtype& dt, const char* op) {
                        " is not supported on CUDA (bool, uint8, int32, int64, float32, float64)");
 }
 
+// The attribute names of a device array, made once: every kernel launch reads them, and a
+// lookup by an existing str object skips building a new one each time. Never freed: their
+// destruction at exit could run without the GIL.
+struct ArrayAttributes {
+  py::str buffer{"_buffer"}, offset{"_offset"}, shape{"shape"}, strides{"_strides"},
+      dtype{"dtype"};
+};
+const ArrayAttributes& array_attributes() {
+  static const auto* names = new ArrayAttributes();
+  return *names;
+}
+
 // The view of a device array, checked to lie inside its buffer.
 View view_of(const py::handle& obj, const char* op) {
-  if (!py::hasattr(obj, "_buffer"))
+  const ArrayAttributes& names = array_attributes();
+  PyObject* buffer_obj = PyObject_GetAttr(obj.ptr(), names.buffer.ptr());
+  if (buffer_obj == nullptr) {
+    PyErr_Clear();
     throw py::type_error(std::string("[") + op + "] expected a CUDA array, got " +
                          std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
-  const auto& buffer = obj.attr("_buffer").cast<const Buffer&>();
-  const auto offset = obj.attr("_offset").cast<int64_t>();
-  const auto shape = obj.attr("shape").cast<std::vector<int64_t>>();
-  const auto strides = obj.attr("_strides").cast<std::vector<int64_t>>();
+  }
+  const auto buffer_ref = py::reinterpret_steal<py::object>(buffer_obj);
+  const auto& buffer = buffer_ref.cast<const Buffer&>();
+  const auto offset = obj.attr(names.offset).cast<int64_t>();
+  const auto shape = obj.attr(names.shape).cast<std::vector<int64_t>>();
+  const auto strides = obj.attr(names.strides).cast<std::vector<int64_t>>();
   View v;
-  v.dtype = dtype_of(obj.attr("dtype").cast<py::dtype>(), op);
+  v.dtype = dtype_of(obj.attr(names.dtype).cast<py::dtype>(), op);
   v.device = buffer.device();
   if (shape.size() > static_cast<size_t>(cuda::kMaxDims) || strides.size() != shape.size())
     fail(op, "arrays may have at most " + std::to_string(cuda::kMaxDims) + " dims on CUDA");

@@ -35,12 +35,27 @@ def check_dtype(dtype) -> np.dtype:
     return dt
 
 
+# shape -> (the shape as a tuple of Python ints, its row-major strides). A training loop
+# allocates the same few shapes over and over; this spares each allocation the work.
+_LAYOUTS: dict[tuple, tuple[tuple, tuple]] = {}
+
+
+def _layout(shape) -> tuple[tuple, tuple]:
+    layout = _LAYOUTS.get(shape) if shape.__class__ is tuple else None
+    if layout is None:
+        shape = tuple(int(n) for n in shape)
+        out, step = [], 1
+        for n in reversed(shape):
+            out.append(step)
+            step *= max(n, 1)
+        layout = (shape, tuple(reversed(out)))
+        if len(_LAYOUTS) < 4096:
+            _LAYOUTS[shape] = layout
+    return layout
+
+
 def contiguous_strides(shape: tuple) -> tuple:
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
+    return _layout(shape)[1]
 
 
 def normalize_axis(axis: int, ndim: int) -> int:
@@ -69,13 +84,13 @@ class CudaArray:
 
     @classmethod
     def empty(cls, shape, dtype, device: int) -> CudaArray:
-        dt = check_dtype(dtype)
-        shape = tuple(int(n) for n in shape)
+        dt = dtype if isinstance(dtype, np.dtype) and dtype in DTYPES else check_dtype(dtype)
+        shape, strides = _layout(shape)
         a = object.__new__(cls)
         a._buffer = native.Buffer(math.prod(shape) * dt.itemsize, device)
         a._offset = 0
         a.shape = shape
-        a._strides = contiguous_strides(shape)
+        a._strides = strides
         a.dtype = dt
         return a
 
@@ -116,6 +131,9 @@ class CudaArray:
         return tuple(s * self.dtype.itemsize for s in self._strides)
 
     def is_contiguous(self) -> bool:
+        layout = _LAYOUTS.get(self.shape)
+        if layout is not None and self._strides == layout[1]:  # most arrays: cached row-major
+            return True
         step = 1
         for n, s in zip(reversed(self.shape), reversed(self._strides)):
             if n != 1 and s != step:
