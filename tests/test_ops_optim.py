@@ -243,6 +243,29 @@ def test_thread_count_does_not_change_results():
         assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_decaying_state_is_flushed_to_zero_before_it_turns_subnormal(dtype):
+    """Under a zero gradient the momentum buffer and Adam's averages decay geometrically; state
+    below 256x the smallest normal is stored as zero (subnormal arithmetic is slow on x86), and
+    everything larger follows the reference update exactly."""
+    tiny = np.finfo(dtype).tiny
+    state = np.array([1e-3, 300 * tiny, 200 * tiny, -100 * tiny, 0.5 * tiny, 0.0], dtype)
+    zero_grad = np.zeros_like(state)
+
+    param, buf = np.ones_like(state), state.copy()
+    _C.sgd_step(param, zero_grad, buf, lr=0.1, momentum=0.9)
+    expected = state * dtype(0.9)
+    expected[np.abs(expected) < 256 * tiny] = 0
+    np.testing.assert_array_equal(buf, expected)
+    assert expected[0] != 0 and np.all(expected[2:] == 0)
+
+    param, exp_avg, exp_avg_sq = np.ones_like(state), state.copy(), np.abs(state)
+    _C.adam_step(param, zero_grad, exp_avg, exp_avg_sq, 3, lr=1e-3)
+    assert exp_avg[0] != 0 and np.all(exp_avg[2:] == 0)
+    assert exp_avg_sq[0] != 0 and np.all(exp_avg_sq[4:] == 0)
+    assert np.all(np.isfinite(param))
+
+
 def sgd_args(dtype=np.float32, n=5):
     return np.ones(n, dtype), np.ones(n, dtype), np.zeros(n, dtype)
 

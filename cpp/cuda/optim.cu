@@ -1,6 +1,7 @@
 // Fused SGD and Adam steps, in place, one thread per element, with the update rules of
 // cpu/optim.h operation for operation (scalar coefficients computed in double on the host and
 // rounded to T once).
+#include <cfloat>
 #include <cmath>
 #include <string>
 
@@ -9,6 +10,19 @@
 namespace ember::cuda {
 
 namespace {
+
+// Optimizer state below 256x the smallest normal is stored as zero, as cpu/optim.cpp does (where
+// subnormals are slow), so that both devices keep the same state.
+template <typename T>
+__device__ inline T flush_tiny(T x) {
+  T smallest_normal;  // numeric_limits is host-only in device code
+  if constexpr (sizeof(T) == sizeof(float)) {
+    smallest_normal = FLT_MIN;
+  } else {
+    smallest_normal = DBL_MIN;
+  }
+  return (x < T(0) ? -x : x) < smallest_normal * T(256) ? T(0) : x;
+}
 
 template <typename T>
 struct SgdArgs {
@@ -23,7 +37,8 @@ __global__ void sgd_kernel(int64_t n, T* param, T* buffer, const T* grad, SgdArg
     T g = a.maximize ? -grad[i] : grad[i];
     if (a.decay) g = g + a.weight_decay * param[i];
     if (a.use_momentum) {
-      const T buf = a.first_step ? g : buffer[i] * a.momentum + a.one_minus_dampening * g;
+      const T buf =
+          flush_tiny(a.first_step ? g : buffer[i] * a.momentum + a.one_minus_dampening * g);
       buffer[i] = buf;
       g = a.nesterov ? g + a.momentum * buf : buf;
     }
@@ -54,8 +69,8 @@ __global__ void adam_kernel(int64_t n, T* param, T* exp_avg, T* exp_avg_sq, T* m
     T g = a.maximize ? -grad[i] : grad[i];
     const T p = a.decoupled ? param[i] * a.shrink : param[i];
     if (a.l2) g = g + a.weight_decay * p;
-    const T m = lerp(exp_avg[i], g, a.one_minus_beta1);
-    const T v = exp_avg_sq[i] * a.beta2 + a.one_minus_beta2 * g * g;
+    const T m = flush_tiny(lerp(exp_avg[i], g, a.one_minus_beta1));
+    const T v = flush_tiny(exp_avg_sq[i] * a.beta2 + a.one_minus_beta2 * g * g);
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
     T v_hat = v;
