@@ -338,6 +338,33 @@ def test_dtype_round_trip_and_casts(dtype):
         np.testing.assert_array_equal(B.to_host(B.astype(d, target)), a.astype(target))
 
 
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        ("float32", "float32"),  # same dtype and shape, array or Python number: the short path
+        ("float64", "float64"),
+        ("float32", "float64"),  # the rest: promotion and broadcasting
+        ("float32", "int64"),
+        ("int32", "float32"),
+        ("float64", "bool"),
+    ],
+)
+def test_element_wise_dtypes_and_python_numbers_follow_numpy(left, right):
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((3, 4)) * 5).astype(left)
+    b = (rng.standard_normal((3, 4)) * 5 + 0.5).astype(right)
+    da, db = B.from_host(a), B.from_host(b)
+    for name, op in (("add", np.add), ("mul", np.multiply), ("maximum", np.maximum)):
+        for x, y, dx, dy in ((a, b, da, db), (a, b[0], da, B.from_host(b[0])), (a, 3, da, 3),
+                             (a, 2.5, da, 2.5)):  # fmt: skip
+            expected = op(x, y)
+            got = B.to_host(getattr(B, name)(dx, dy))
+            assert got.dtype == expected.dtype, (name, left, right, y)
+            np.testing.assert_allclose(got, expected, rtol=1e-6, err_msg=f"{name} {left} {y!r}")
+    np.testing.assert_array_equal(B.to_host(B.gt(da, db)), a > b)
+    np.testing.assert_array_equal(B.to_host(B.le(da, 0.5)), a <= 0.5)
+
+
 def test_integer_and_comparison_ops_match_numpy():
     a = np.array([-7, -3, 0, 4, 9], np.int64)
     b = np.array([2, -2, 3, 3, -4], np.int64)
