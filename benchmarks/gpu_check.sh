@@ -114,7 +114,7 @@ print('cuda available:', ember.cuda.is_available(), '| devices:', ember.cuda.dev
 assert ember.cuda.is_available(), 'ember sees no CUDA device'"
 cd - >/dev/null
 
-# From here on a failing step is recorded and the next one runs: one GPU session should show
+# From here on a failing step is recorded and the next one runs: one run on a GPU machine shows
 # every problem at once.
 set +e
 trap - ERR
