@@ -40,7 +40,7 @@ def C(classes, *shape):
     return (shape, f"class:{classes}")
 
 
-# name, {input: (shape, kind)}, fn, inputs whose gradients are compared
+# name, {input: (shape, kind)}, fn: the gradients of all float inputs are compared
 CASES = [
     ("matmul odd 1000x1001x999", dict(a=N(1000, 1001), b=N(1001, 999)), lambda a, b: a @ b),
     ("matmul a.T @ b 777x512x333", dict(a=N(512, 777), b=N(512, 333)), lambda a, b: a.t() @ b),
