@@ -208,7 +208,13 @@ def test_gemm_threads(case):
 
 @pytest.mark.parametrize(
     "M,N,K,trans_b",
-    [(150, 200, 300, False), (7, 3073, 40, False), (290, 17, 64, False), (5, 1500, 70, True)],
+    [
+        (150, 200, 300, False),
+        (7, 3073, 40, False),
+        (290, 17, 64, False),
+        (5, 1500, 70, True),
+        (64, 300, 700, True),  # on one thread computed as C^T = B A^T
+    ],
     ids=str,
 )
 def test_gemm_independent_of_thread_count(M, N, K, trans_b, simd):
@@ -217,11 +223,15 @@ def test_gemm_independent_of_thread_count(M, N, K, trans_b, simd):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((M, K)).astype(np.float32)
     b = rng.standard_normal((N, K) if trans_b else (K, N)).astype(np.float32)
-    with ember._runtime.num_threads(1):
-        one = _C.gemm(a, b, trans_b=trans_b)
-    with ember._runtime.num_threads(2):
-        two = _C.gemm(a, b, trans_b=trans_b)
-    assert np.array_equal(one, two)
+    c = rng.standard_normal((M, N)).astype(np.float32)
+    scalings = [(1.0, 0.0), (1.0, 1.0), (0.5, 1.5)]  # (alpha, beta): (1, 1) is a Linear's bias
+    for alpha, beta in scalings:
+        results = []
+        for threads in (1, 2):
+            with ember._runtime.num_threads(threads):
+                out = c.copy()
+                results.append(_C.gemm(a, b, trans_b=trans_b, alpha=alpha, beta=beta, out=out))
+        assert np.array_equal(results[0], results[1]), (alpha, beta)
 
 
 def test_bmm_matches_gemm_per_matrix(simd):

@@ -297,21 +297,26 @@ void gemm_dot(const Problem<T>& p, int threads, gemm_detail::DotKernel<T> dot) {
 // is used on one thread only.
 constexpr int64_t kSwapMinRatio = 4;
 
+// Every element takes the same operations in the same order as on the direct path (the same K
+// blocks, the old C entering with the first one), so the two agree bitwise and results stay
+// independent of the thread count. That holds for beta = 0 and for alpha = beta = 1 (a Linear
+// layer's bias, copied into C first); other scalings stay direct, since the direct path's edge
+// tiles round alpha * acc + beta * c their own way.
 template <typename T, int MR, int NR>
 void gemm_swapped(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
   thread_local std::vector<T> result;  // C^T, N x M
   result.resize(static_cast<size_t>(p.N * p.M));
-  const Problem<T> swapped{false, true,  p.N, p.M,           p.K, p.alpha, p.B,
-                           p.ldb, p.A,   p.lda, T(0), result.data(), p.M};
+  T* ct = result.data();
+  if (p.beta != T(0))
+    for (int64_t j = 0; j < p.N; ++j)
+      for (int64_t i = 0; i < p.M; ++i) ct[j * p.M + i] = p.C[i * p.ldc + j];
+  const Problem<T> swapped{false, true, p.N, p.M,    p.K, p.alpha, p.B,
+                           p.ldb, p.A,  p.lda, p.beta, ct,  p.M};
   gemm_parallel<T, MR, NR>(swapped, threads, ks);
-  const T* ct = result.data();
-  for (int64_t i = 0; i < p.M; ++i) {
-    T* c = p.C + i * p.ldc;
-    if (p.beta == T(0))
-      for (int64_t j = 0; j < p.N; ++j) c[j] = ct[j * p.M + i];
-    else
-      for (int64_t j = 0; j < p.N; ++j) c[j] = ct[j * p.M + i] + p.beta * c[j];
-  }
+  for (int64_t i = 0; i < p.M; ++i)
+    for (int64_t j = 0; j < p.N; ++j) p.C[i * p.ldc + j] = ct[j * p.M + i];
+  constexpr size_t kKeptElements = size_t(1) << 20;  // a big one-off result is not kept around
+  if (result.size() > kKeptElements) std::vector<T>().swap(result);
 }
 
 template <typename T, int MR, int NR>
@@ -319,7 +324,8 @@ void gemm_run(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
   const bool nt = p.trans_b && !p.trans_a;
   if (ks.dot && nt && p.M <= kDotMaxRows)
     gemm_dot(p, threads, ks.dot);
-  else if (nt && threads == 1 && p.N >= kSwapMinRatio * p.M && p.M >= MR && p.M <= 2 * NR)
+  else if (nt && threads == 1 && (p.beta == T(0) || (p.alpha == T(1) && p.beta == T(1))) &&
+           p.N >= kSwapMinRatio * p.M && p.M >= MR && p.M <= 2 * NR)
     gemm_swapped<T, MR, NR>(p, threads, ks);
   else
     gemm_parallel<T, MR, NR>(p, threads, ks);
