@@ -26,8 +26,9 @@
 //    - C = A B^T with M <= kDotMaxRows (a Linear layer on a few samples) runs as dot products of
 //      rows of A and B, both contiguous along K (AVX2 path);
 //    - C = A B^T with up to 2 NR rows and B at least 4x taller (a Linear layer on a small batch),
-//      on one thread, runs as C^T = B A^T: B is then read in place instead of transposed into
-//      packed panels, and only the small A and the result are transposed.
+//      on one thread, with beta = 0 or alpha = beta = 1, runs as C^T = B A^T: B is then read in
+//      place instead of transposed into packed panels, and only the small A and the result are
+//      transposed; every element is computed exactly as on the direct path.
 //  * Block sizes target Zen 3 (32 KiB L1d, 512 KiB L2 per core). float: KC = 256 (a B micro-panel
 //    is 16 KiB, half of L1), MC = 144 (A block 144 KiB), NC = 3072 (B block 3 MiB). double: KC =
 //    256, MC = 72, NC = 1536 (same byte sizes). The AVX-512 path targets recent Xeons (48 KiB L1d,
