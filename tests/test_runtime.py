@@ -143,25 +143,35 @@ def test_openmp_workers_spin_a_bounded_time_unless_the_user_chose():
 
 
 def test_kernels_release_the_gil():
-    """While one thread is inside a long kernel, the main thread keeps running: with the GIL
-    held, it could not even wake from its sleep and set the flag before the kernel returned."""
+    """The main thread runs while another thread is inside a kernel. With a switch interval far
+    longer than the test, a thread holding the GIL never hands it over on its own, so the main
+    thread can only wake (and set the flag) while the worker sits in a GIL-free kernel; the
+    worker repeats short products until it sees the flag, so nothing depends on how long one
+    product takes."""
+    import sys
     import threading
-    import time
 
-    a = np.random.default_rng(0).standard_normal((1500, 1500)).astype(np.float32)
+    a = np.random.default_rng(0).standard_normal((200, 200)).astype(np.float32)
     started, main_ran = threading.Event(), threading.Event()
-    seen_by_worker = []
+    products = []
 
     def work():
         with num_threads(1):
             started.set()
-            _C.gemm(a, a)  # ~7 GFLOP: tens of milliseconds or more
-            seen_by_worker.append(main_ran.is_set())
+            for _ in range(20_000):  # a bound for a failing build, not a time limit
+                _C.gemm(a, a)
+                products.append(1)
+                if main_ran.is_set():
+                    break
 
-    thread = threading.Thread(target=work)
-    thread.start()
-    started.wait()
-    time.sleep(0.002)
-    main_ran.set()
-    thread.join()
-    assert seen_by_worker == [True]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        thread = threading.Thread(target=work)
+        thread.start()
+        started.wait()
+        main_ran.set()
+        thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert main_ran.is_set() and len(products) < 20_000
