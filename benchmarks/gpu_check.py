@@ -104,76 +104,28 @@ def bench_gemm(quick: bool) -> list:
     return results
 
 
-def mlp():
+# ember's nn and torch.nn share these names and defaults: one definition builds either model.
+def mlp(nn):
     return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
 
 
-def lenet():
+def lenet(nn):
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120),
-        nn.ReLU(),
-        nn.Linear(120, 84),
-        nn.ReLU(),
-        nn.Linear(84, 10),
-    )
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+    )  # fmt: skip
 
 
-def steps_per_second(
-    make_model, shape, batch: int, device: str, steps: int, budget: float
-) -> float:
-    ember.manual_seed(0)
-    model = make_model().to(device)
-    opt = ember.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    rng = np.random.default_rng(0)
-    x = ember.tensor(rng.random((batch,) + shape, dtype=np.float32), device=device)
-    y = ember.tensor(rng.integers(0, 10, batch), device=device)
+def steps_per_second(model, optimizer, cross_entropy, x, y, steps: int, budget: float) -> float:
+    """SGD steps per second, queued back to back (either framework: the same calls); the last
+    loss's .item() waits for the queued steps."""
 
     def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss = cross_entropy(model(x), y)
         loss.backward()
-        opt.step()
-        return loss
-
-    for _ in range(2):
-        step().item()
-    done, start = 0, time.perf_counter()
-    while done < steps and time.perf_counter() - start < budget:
-        loss = step()
-        done += 1
-    loss.item()  # waits for the queued steps
-    return done / (time.perf_counter() - start)
-
-
-def torch_steps_per_second(name: str, shape, batch: int, steps: int, budget: float) -> float:
-    """The same model and step in PyTorch on its GPU: the peer for ember's GPU steps."""
-    tnn = torch.nn
-    if name.startswith("MLP"):
-        model = tnn.Sequential(tnn.Linear(784, 256), tnn.ReLU(), tnn.Linear(256, 10))
-    else:
-        model = tnn.Sequential(
-            tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2),
-            tnn.Conv2d(6, 16, 5), tnn.ReLU(), tnn.MaxPool2d(2), tnn.Flatten(),
-            tnn.Linear(400, 120), tnn.ReLU(), tnn.Linear(120, 84), tnn.ReLU(),
-            tnn.Linear(84, 10),
-        )  # fmt: skip
-    model = model.cuda()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.rand((batch,) + shape, device="cuda")
-    y = torch.randint(0, 10, (batch,), device="cuda")
-
-    def step():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
+        optimizer.step()
         return loss
 
     for _ in range(2):
@@ -184,6 +136,27 @@ def torch_steps_per_second(name: str, shape, batch: int, steps: int, budget: flo
         done += 1
     loss.item()
     return done / (time.perf_counter() - start)
+
+
+def ember_steps(make_model, shape, batch: int, device: str, steps: int, budget: float) -> float:
+    ember.manual_seed(0)
+    model = make_model(nn).to(device)
+    optimizer = ember.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = ember.tensor(rng.random((batch,) + shape, dtype=np.float32), device=device)
+    y = ember.tensor(rng.integers(0, 10, batch), device=device)
+    return steps_per_second(model, optimizer, F.cross_entropy, x, y, steps, budget)
+
+
+def torch_steps(make_model, shape, batch: int, steps: int, budget: float) -> float:
+    """The same model and step in PyTorch on its GPU: the peer for ember's GPU steps."""
+    model = make_model(torch.nn).cuda()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.rand((batch,) + shape, device="cuda")
+    y = torch.randint(0, 10, (batch,), device="cuda")
+    return steps_per_second(
+        model, optimizer, torch.nn.functional.cross_entropy, x, y, steps, budget
+    )
 
 
 def bench_training(quick: bool) -> list:
@@ -200,13 +173,13 @@ def bench_training(quick: bool) -> list:
         f"{'torch GPU':>11}{'ember/torch':>13}"
     )
     for name, make, shape, batch in cases:
-        gpu = steps_per_second(make, shape, batch, "cuda", 3 if quick else 500, 4.0)
-        cpu = steps_per_second(make, shape, batch, "cpu", 3 if quick else 100, 4.0)
+        gpu = ember_steps(make, shape, batch, "cuda", 3 if quick else 500, 4.0)
+        cpu = ember_steps(make, shape, batch, "cpu", 3 if quick else 100, 4.0)
         row = {"model": name, "batch": batch, "gpu_steps_s": gpu, "cpu_steps_s": cpu}
         line = f"{name:<18}{batch:>6}{gpu:>13.1f}{cpu:>13.1f}{gpu / cpu:>9.2f}"
         if torch_cuda():
-            row["torch_gpu_steps_s"] = peer = torch_steps_per_second(
-                name, shape, batch, 3 if quick else 500, 4.0
+            row["torch_gpu_steps_s"] = peer = torch_steps(
+                make, shape, batch, 3 if quick else 500, 4.0
             )
             line += f"{peer:>11.1f}{gpu / peer:>13.2f}"
         print(line, flush=True)
