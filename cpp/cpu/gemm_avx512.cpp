@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "cpu/gemm_microkernel.h"
+#include "cpu/gemm_store.h"
 #include "cpu/transpose_avx2.h"
 
 namespace ember::cpu::gemm_detail {
@@ -42,20 +43,6 @@ struct F64 {
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
 };
-
-// c[0:2 vectors] = alpha * (lo, hi) (+ beta * c): beta == 0 never reads c, so NaN in old C
-// cannot leak through.
-template <typename S>
-inline void store_row(typename S::T* c, typename S::V lo, typename S::V hi, typename S::V alpha,
-                      typename S::V beta, bool read_c) {
-  typename S::V v0 = S::mul(lo, alpha), v1 = S::mul(hi, alpha);
-  if (read_c) {
-    v0 = S::fmadd(beta, S::load(c), v0);
-    v1 = S::fmadd(beta, S::load(c + S::kLanes), v1);
-  }
-  S::store(c, v0);
-  S::store(c + S::kLanes, v1);
-}
 
 // One row of the tile: broadcast its A value, two FMAs. Accumulators are named variables, not
 // an array, for the reason given in gemm_avx2.cpp (GCC under LTO spilled an array every k step).
