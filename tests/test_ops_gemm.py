@@ -91,7 +91,7 @@ def gemm_case(M, N, K, trans_a, trans_b, alpha=1.0, beta=0.0):
 
 # (M, N, K, alpha, beta). The AVX2 tiles are 6x16 (float) and 6x8 (double), the portable ones 4x8
 # and 4x4; KC = 256; MC = 144 (float) / 72 (double); NC = 3072 / 1536. The AVX-512 tiles are
-# 12x32 and 12x16 (used from N = 17); KC = 384; MC = 240 / 120. Operands are packed, or
+# 12x32 and 12x16 (used from N = 17); KC = 256 / 384; MC = 480 / 120. Operands are packed, or
 # read in place when few tiles share them (M <= 24 for B, N <= 4 NR for A), and a @ b.T with
 # M <= 8 runs as dot products (AVX2): the shapes below reach every combination.
 GEMM_SHAPES = [
@@ -106,7 +106,8 @@ GEMM_SHAPES = [
     (26, 10, 31, 1.0, 0.0),  # N below every NR
     (3, 3073, 4, 1.0, 0.0),  # NC + 1 columns: several column blocks
     (13, 33, 387, 1.0, 0.0),  # MR + 1, NR + 1, KC + 3 (AVX-512 float)
-    (241, 161, 21, 0.5, 1.0),  # MC + 1 rows (AVX-512 float); both packed, K not a multiple of 8
+    (241, 161, 21, 0.5, 1.0),  # both packed, K not a multiple of 8
+    (481, 33, 9, 1.0, 0.0),  # MC + 1 rows (AVX-512 float)
     (121, 48, 9, 1.0, 0.0),  # MC + 1 rows (AVX-512 double)
 ]
 GEMM_CASES = [
@@ -245,14 +246,16 @@ def test_bmm_matches_gemm_per_matrix(simd):
 
 @pytest.mark.parametrize("M,N,K", [(5, 19, 37), (9, 19, 37), (40, 70, 37)], ids=str)
 @pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
-def test_gemm_row_strided_views(M, N, K, trans_a, trans_b, dtype, simd):
+@pytest.mark.parametrize("pad", [5, 1100], ids=["narrow", "rows_a_page_apart"])
+def test_gemm_row_strided_views(M, N, K, trans_a, trans_b, pad, dtype, simd):
     """Column slices of wider matrices are read and written in place (lda, ldb, ldc > cols):
-    the result lands in the slice and the padding around it is untouched."""
+    the result lands in the slice and the padding around it is untouched. With rows a page or
+    more apart, the packers walk the operands row by row instead of panel by panel."""
     rng = np.random.default_rng(3)
     a_rows, a_cols = op_shape(M, K, trans_a)
     b_rows, b_cols = op_shape(K, N, trans_b)
-    a_full = rng.standard_normal((a_rows, a_cols + 5)).astype(dtype)
-    b_full = rng.standard_normal((b_rows, b_cols + 2)).astype(dtype)
+    a_full = rng.standard_normal((a_rows, a_cols + pad)).astype(dtype)
+    b_full = rng.standard_normal((b_rows, b_cols + pad)).astype(dtype)
     c_full = rng.standard_normal((M, N + 7)).astype(dtype)
     a, b, c = a_full[:, 3 : 3 + a_cols], b_full[:, 1 : 1 + b_cols], c_full[:, 4 : 4 + N]
     expected = ref.gemm(

@@ -110,15 +110,19 @@ struct KernelSet {
   gemm_detail::PanelPacker<T> pack_a_rows, pack_b_cols;  // null: the portable loop
   gemm_detail::DotKernel<T> dot;                          // null: always the blocked path
   int64_t kc, mc, nc;
+  bool micro_prefetches_c = false;  // the microkernel asks for its C tile itself
 };
 
-// Asks for the C tile the next microkernel call will update, one call (a few hundred cycles)
-// ahead: on large C its rows sit in L3 or DRAM, and a miss at the tile's store would stall it.
+// Asks for the C tile the next microkernel call will update, one call (a few thousand cycles)
+// ahead: on large C its rows sit in L3 or DRAM, and a miss at the tile's update would stall it.
+// Every cache line of each row: C's rows need not be line-aligned (numpy aligns to 16 bytes), so
+// a 128-byte row segment can span three lines.
 template <typename T>
 inline void prefetch_tile(const T* c, int64_t ldc, int rows, int cols) {
 #if defined(__GNUC__) || defined(__clang__)
+  constexpr int kLine = 64 / sizeof(T);
   for (int r = 0; r < rows; ++r) {
-    __builtin_prefetch(c + r * ldc, 1);
+    for (int j = 0; j < cols; j += kLine) __builtin_prefetch(c + r * ldc + j, 1);
     __builtin_prefetch(c + r * ldc + cols - 1, 1);
   }
 #else
@@ -194,7 +198,8 @@ void gemm_block(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t
             const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
             const PanelView<T> a = a_op.panel(ir);
             T* c = p.C + (ic + ir) * p.ldc + jc + jr;
-            prefetch_tile(ir + MR < mc ? c + MR * p.ldc : c + NR - ir * p.ldc, p.ldc, MR, NR);
+            if (!ks.micro_prefetches_c)
+              prefetch_tile(ir + MR < mc ? c + MR * p.ldc : c + NR - ir * p.ldc, p.ldc, MR, NR);
             if (cols == NR) {
               ks.micro(kc, rows, a.ptr, a.lane_stride, a.k_stride, b.ptr, b.k_stride, c, p.ldc,
                        p.alpha, beta);
@@ -343,7 +348,7 @@ void gemm_dispatch(const Problem<float>& p, int threads) {
     gemm_run<float, d::kAvx512MrF32, d::kAvx512NrF32>(
         p, threads,
         {d::microkernel_avx512_f32, d::pack_rows_avx512_f32, d::pack_cols_avx512_f32,
-         d::dot_kernel_avx2_f32, 256, 480, 3072});
+         d::dot_kernel_avx2_f32, 256, 480, 3072, true});
     return;
   }
 #endif
@@ -366,7 +371,8 @@ void gemm_dispatch(const Problem<double>& p, int threads) {
   if (active_simd() == SimdPath::Avx512 && p.N >= kAvx512MinCols) {
     gemm_run<double, d::kAvx512MrF64, d::kAvx512NrF64>(
         p, threads,
-        {d::microkernel_avx512_f64, nullptr, nullptr, d::dot_kernel_avx2_f64, 384, 120, 1536});
+        {d::microkernel_avx512_f64, nullptr, nullptr, d::dot_kernel_avx2_f64, 384, 120, 1536,
+         true});
     return;
   }
 #endif

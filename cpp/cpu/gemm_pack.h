@@ -13,6 +13,10 @@
 #include <cstdint>
 #include <new>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "cpu/gemm_microkernel.h"
 
 namespace ember::cpu::gemm_detail {
@@ -30,21 +34,32 @@ class PackBuffer {
   T* get(size_t n) {
     if (n > capacity_) {
       release();
-      data_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(kAlign)));
-      capacity_ = n;
+      size_t bytes = n * sizeof(T);
+#ifdef __linux__
+      if (bytes >= kHugePage / 2) bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+      const size_t align = bytes >= kHugePage ? kHugePage : kAlign;
+#else
+      const size_t align = kAlign;
+#endif
+      data_ = static_cast<T*>(::operator new(bytes, std::align_val_t(align)));
+      align_ = align;
+#ifdef __linux__
+      if (align == kHugePage) madvise(data_, bytes, MADV_HUGEPAGE);
+#endif
+      capacity_ = bytes / sizeof(T);
     }
     return data_;
   }
 
  private:
-  static constexpr size_t kAlign = 64;
+  static constexpr size_t kAlign = 64, kHugePage = size_t(2) << 20;
   void release() {
-    if (data_) ::operator delete(data_, std::align_val_t(kAlign));
+    if (data_) ::operator delete(data_, std::align_val_t(align_));
     data_ = nullptr;
     capacity_ = 0;
   }
   T* data_ = nullptr;
-  size_t capacity_ = 0;
+  size_t capacity_ = 0, align_ = kAlign;
 };
 
 template <typename T>
@@ -76,11 +91,32 @@ inline void pack_panel(T* dst, const T* src, int64_t lane_stride, int64_t k_stri
   }
 }
 
+constexpr int64_t kPageBytes = 4096;
+
 // op(X)[i0 : i0+rows, p0 : p0+kc] -> consecutive W-lane panels, the last zero-padded. `gather`,
 // when given, packs the full panels whose lanes are rows of X (the transposing case).
 template <typename T, int W>
 void pack_block(T* dst, const T* X, int64_t ld, bool trans, int64_t i0, int64_t rows, int64_t p0,
                 int64_t kc, PanelPacker<T> gather) {
+  if (trans && ld * static_cast<int64_t>(sizeof(T)) >= kPageBytes) {
+    // Lanes contiguous in X, rows a page or more apart: walk X one row (one k) at a time across
+    // every panel. Panel by panel, each k step would start a new page, where the hardware
+    // prefetcher stops; row by row, the reads stream. With closer rows the panel order is
+    // faster: its writes are sequential.
+    const int64_t full = rows / W * W;
+    const int tail = static_cast<int>(rows - full);
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* src = X + (p0 + k) * ld + i0;
+      T* out = dst + k * W;
+      for (int64_t i = 0; i < full; i += W, out += W * kc)
+        for (int l = 0; l < W; ++l) out[l] = src[i + l];
+      if (tail) {
+        for (int l = 0; l < tail; ++l) out[l] = src[full + l];
+        for (int l = tail; l < W; ++l) out[l] = T(0);
+      }
+    }
+    return;
+  }
   for (int64_t i = 0; i < rows; i += W, dst += W * kc) {
     const int lanes = static_cast<int>(std::min<int64_t>(W, rows - i));
     if (trans)
