@@ -20,6 +20,10 @@
 //    plain loops over a 4x8 / 4x4 tile that compilers vectorise for SSE2 or NEON. A kernel
 //    computes only the rows it is asked for, so partial row tiles write C directly; a partial
 //    column panel is computed into a local tile and copied.
+//  * Memory: the C tile a kernel updates is prefetched while it runs its k loop (AVX-512: inside
+//    the kernel, one line per k step; otherwise one tile ahead, here); operands whose rows lie a
+//    page or more apart are packed row by row so the reads stream; packing buffers from 1 MiB
+//    sit on huge pages where Linux allows, sparing the TLB the A block's ~120 pages.
 //  * Small and skinny shapes, where packing would cost as much as the multiply:
 //    - an operand panel that at most kMaxInPlaceReuse tiles read is read in place through the
 //      microkernel's strides instead of being packed (e.g. B when M <= 24);
