@@ -1,6 +1,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings/registry.h"
+#include "cpu/block_cache.h"
 #include "cpu/fma_peak.h"
 #include "cpu/malloc_policy.h"
 #include "cpu/runtime.h"
@@ -24,6 +25,7 @@ void bind_runtime(py::module_& m) {
     d["simd_detected"] = simd_name(detected_simd());
     d["simd"] = simd_name(active_simd());
     d["malloc"] = apply_malloc_policy();
+    d["output_cache"] = "outputs from 32 MiB reuse up to 256 MiB of freed blocks";
 #ifdef EMBER_WITH_CUDA
     d["cuda"] = true;
     d["cuda_version"] = EMBER_CUDA_VERSION;  // the toolkit ember was compiled with
@@ -33,6 +35,20 @@ void bind_runtime(py::module_& m) {
 #endif
     return d;
   });
+  m.def(
+      "block_cache_stats",
+      [] {
+        const BlockCacheStats s = block_cache_stats();
+        py::dict d;
+        d["cached_bytes"] = s.cached_bytes;
+        d["cached_blocks"] = s.cached_blocks;
+        d["live_blocks"] = s.live_blocks;
+        d["from_bytes"] = kBlockCacheFrom;
+        d["limit_bytes"] = kBlockCacheLimit;
+        return d;
+      },
+      "Kernel outputs of from_bytes or more: blocks alive in arrays, and freed ones kept for "
+      "reuse (at most limit_bytes in all).");
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("set_simd", &set_simd, py::arg("name"),

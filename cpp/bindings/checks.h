@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "cpu/block_cache.h"
+
 namespace ember::bind {
 
 namespace py = pybind11;
@@ -57,10 +59,23 @@ decltype(auto) dispatch_float(const py::array& a, F&& f) {
   return f(double{});
 }
 
+// A new C-contiguous array for a kernel's output. From kBlockCacheFrom bytes its memory comes
+// from the block cache (block_cache.h) and goes back there when the array is freed.
 template <typename T>
 py::array_t<T> empty_like_dims(const std::vector<int64_t>& dims) {
   std::vector<py::ssize_t> shape(dims.begin(), dims.end());
-  return py::array_t<T>(shape);
+  size_t bytes = sizeof(T);
+  for (const int64_t d : dims) bytes *= static_cast<size_t>(d);
+  if (bytes < kBlockCacheFrom) return py::array_t<T>(shape);
+  void* block = acquire_block(bytes);
+  py::capsule owner;
+  try {
+    owner = py::capsule(block, [](void* p) { release_block(p); });
+  } catch (...) {
+    release_block(block);
+    throw;
+  }
+  return py::array_t<T>(shape, static_cast<T*>(block), owner);
 }
 
 template <typename T>
