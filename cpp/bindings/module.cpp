@@ -9,6 +9,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind::bind_conv(m);
   ember::bind::bind_pool(m);
   ember::bind::bind_activation(m);
+  ember::bind::bind_arithmetic(m);
   ember::bind::bind_loss(m);
   ember::bind::bind_dropout(m);
   ember::bind::bind_optim(m);

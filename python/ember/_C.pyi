@@ -6,7 +6,7 @@ import numpy
 import typing
 import types
 cuda: types.ModuleType  # ember._C.cuda, present in CUDA builds
-__all__: list[str] = ['adam_step', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
+__all__: list[str] = ['adam_step', 'arithmetic', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
 def _conv2d_algorithm(x_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], w_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: typing.Any = (1, 1), padding: typing.Any = (0, 0), dilation: typing.Any = (1, 1), groups: typing.Any = 1, dtype: typing.Any = 'float32') -> str:
     """
     'winograd', 'direct_channels', 'direct' or 'im2col': the kernels conv2d runs for these shapes now.
@@ -20,6 +20,10 @@ def adam_step(param: numpy.ndarray, grad: numpy.ndarray, exp_avg: numpy.ndarray,
       m = beta1 * m + (1 - beta1) * g;  v = beta2 * v + (1 - beta2) * g^2
       v_hat = max(max_exp_avg_sq, v) with amsgrad (stored back), else v
       param -= lr / (1 - beta1^step) * m / (sqrt(v_hat) / sqrt(1 - beta2^step) + eps)
+    """
+def arithmetic(a: numpy.ndarray, b: numpy.ndarray, op: str) -> numpy.ndarray:
+    """
+    a (op) b element by element for float arrays of one shape; op is 'add', 'sub', 'mul' or 'div'.
     """
 def avg_pool2d_backward(dout: numpy.ndarray, input_shape: typing.Any, kernel_size: typing.Any, stride: typing.Any, padding: typing.Any = (0, 0), count_include_pad: bool = True) -> numpy.ndarray:
     """
