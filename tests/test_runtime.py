@@ -175,3 +175,42 @@ def test_kernels_release_the_gil():
     finally:
         sys.setswitchinterval(interval)
     assert main_ran.is_set() and len(products) < 20_000
+
+
+def fake_sysfs(root, topology: dict) -> str:
+    """A sysfs cpu directory: topology maps cpu -> (physical_package_id, core_id), or None for a
+    CPU whose topology files are missing."""
+    for cpu, ids in topology.items():
+        directory = root / f"cpu{cpu}" / "topology"
+        directory.mkdir(parents=True)
+        if ids is not None:
+            (directory / "physical_package_id").write_text(f"{ids[0]}\n")
+            (directory / "core_id").write_text(f"{ids[1]}\n")
+    return str(root)
+
+
+def test_physical_cores_counts_smt_siblings_once(tmp_path):
+    # Two cores with two hardware threads each (Linux numbers siblings apart), two packages
+    # reusing core ids, and a CPU without topology files.
+    smt = fake_sysfs(tmp_path / "smt", {0: (0, 0), 1: (0, 1), 2: (0, 0), 3: (0, 1)})
+    assert _C._physical_cores(smt, [0, 1, 2, 3]) == 2
+    assert _C._physical_cores(smt, [0, 2]) == 1  # an affinity mask on one core's siblings
+    assert _C._physical_cores(smt, [1, 2]) == 2
+    packages = fake_sysfs(tmp_path / "packages", {0: (0, 0), 1: (1, 0), 2: (1, 1)})
+    assert _C._physical_cores(packages, [0, 1, 2]) == 3
+    broken = fake_sysfs(tmp_path / "broken", {0: (0, 0), 1: None})
+    assert _C._physical_cores(broken, [0, 1]) == 0
+    assert _C._physical_cores(broken, [0, 5]) == 0
+
+
+def test_default_threads_follow_the_affinity_mask_and_physical_cores():
+    if not ember.build_info()["openmp"]:
+        pytest.skip("built without OpenMP")
+    allowed = sorted(os.sched_getaffinity(0))
+    cores = _C._physical_cores("/sys/devices/system/cpu", allowed)
+    if cores == 0:
+        pytest.skip("no readable CPU topology in sysfs")
+    show = "import ember; print(ember.get_num_threads())"
+    assert int(run_python(show)) == min(cores, len(allowed))
+    one_cpu = f"import os; os.sched_setaffinity(0, {{{allowed[-1]}}}); {show}"
+    assert run_python(one_cpu) == "1"

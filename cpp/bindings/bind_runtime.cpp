@@ -50,6 +50,8 @@ void bind_runtime(py::module_& m) {
       "Kernel outputs of from_bytes or more: blocks alive in arrays, and freed ones kept for "
       "reuse (at most limit_bytes in all).");
   m.def("get_num_threads", &get_num_threads);
+  m.def("_physical_cores", &physical_cores, py::arg("sysfs_cpu_dir"), py::arg("cpus"),
+        "Distinct (package, core) pairs among cpus in a sysfs tree; 0 if unreadable.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("set_simd", &set_simd, py::arg("name"),
         "Force the SIMD path: 'auto', 'generic' (portable fallback), 'avx2' or 'avx512'.");

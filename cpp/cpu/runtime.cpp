@@ -2,13 +2,33 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <set>
 #include <stdexcept>
+#include <utility>
+
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 namespace ember {
+
+int physical_cores(const std::string& sysfs_cpu_dir, const std::vector<int>& cpus) {
+  std::set<std::pair<long, long>> cores;  // (package, core)
+  for (const int cpu : cpus) {
+    const std::string topology = sysfs_cpu_dir + "/cpu" + std::to_string(cpu) + "/topology/";
+    std::ifstream core_file(topology + "core_id"), package_file(topology + "physical_package_id");
+    long core = 0, package = 0;
+    if (!(core_file >> core) || !(package_file >> package)) return 0;
+    cores.emplace(package, core);
+  }
+  return static_cast<int>(cores.size());
+}
+
 namespace {
 
 SimdPath probe_cpu() {
@@ -34,9 +54,28 @@ SimdPath initial_path() {
 
 SimdPath g_active = initial_path();
 
+// The CPUs this process may run on (its affinity mask, as set by taskset or a cgroup cpuset).
+std::vector<int> allowed_cpus() {
+  std::vector<int> cpus;
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0)
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+#endif
+  return cpus;
+}
+
+// OMP_NUM_THREADS when set; otherwise one thread per physical core among the allowed CPUs, as
+// PyTorch does. A core's SMT siblings share its FMA units and caches: compute-bound kernels gain
+// nothing from the second sibling, and every parallel region's barrier then waits on the slower
+// of two threads sharing a core.
 int initial_threads() {
 #ifdef _OPENMP
-  return omp_get_max_threads();  // honours OMP_NUM_THREADS
+  const int openmp = omp_get_max_threads();  // honours OMP_NUM_THREADS and the affinity mask
+  if (std::getenv("OMP_NUM_THREADS")) return openmp;
+  const int cores = physical_cores("/sys/devices/system/cpu", allowed_cpus());
+  return cores > 0 ? std::min(openmp, cores) : openmp;
 #else
   return 1;
 #endif

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ember {
 
@@ -26,6 +27,7 @@ void set_simd(const std::string& name);
 const char* simd_name(SimdPath path);
 
 bool openmp_enabled();
+// The default is OMP_NUM_THREADS when set, else one thread per physical core this process may use.
 int get_num_threads();
 void set_num_threads(int n);
 
@@ -39,5 +41,9 @@ constexpr int64_t kMinParallelWork = 1 << 15;
 // reproducible run to run. The count is process-wide (not OpenMP's per-thread ICV), so kernels
 // called from a data-loading thread use the same setting as the main thread.
 int threads_for(int64_t work);
+
+// Distinct (package, core) pairs among `cpus`, read from Linux's sysfs topology files under
+// `sysfs_cpu_dir` (/sys/devices/system/cpu); 0 when any is missing or unreadable.
+int physical_cores(const std::string& sysfs_cpu_dir, const std::vector<int>& cpus);
 
 }  // namespace ember

@@ -11,6 +11,10 @@ def _conv2d_algorithm(x_shape: collections.abc.Sequence[typing.SupportsInt | typ
     """
     'winograd', 'direct_channels', 'direct' or 'im2col': the kernels conv2d runs for these shapes now.
     """
+def _physical_cores(sysfs_cpu_dir: str, cpus: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex]) -> int:
+    """
+    Distinct (package, core) pairs among cpus in a sysfs tree; 0 if unreadable.
+    """
 def adam_step(param: numpy.ndarray, grad: numpy.ndarray, exp_avg: numpy.ndarray, exp_avg_sq: numpy.ndarray, step: typing.SupportsInt | typing.SupportsIndex, *, lr: typing.SupportsFloat | typing.SupportsIndex = 0.001, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.9, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.999, eps: typing.SupportsFloat | typing.SupportsIndex = 1e-08, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled_weight_decay: bool = False, amsgrad: bool = False, max_exp_avg_sq: typing.Any = None, maximize: bool = False) -> None:
     """
     One torch.optim.Adam step (AdamW with decoupled_weight_decay=True), in place on param,
