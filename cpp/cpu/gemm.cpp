@@ -20,8 +20,8 @@
 //    plain loops over a 4x8 / 4x4 tile that compilers vectorise for SSE2 or NEON. A kernel
 //    computes only the rows it is asked for, so partial row tiles write C directly; a partial
 //    column panel is computed into a local tile and copied.
-//  * Memory: the C tile a kernel updates is prefetched while it runs its k loop (AVX-512: inside
-//    the kernel, one line per k step; otherwise one tile ahead, here); operands whose rows lie a
+//  * Memory: the C tile the next kernel call updates is prefetched, every line of each row (rows
+//    need not be line-aligned), while the current call runs its k loop; operands whose rows lie a
 //    page or more apart are packed row by row so the reads stream; packing buffers from 1 MiB
 //    sit on huge pages where Linux allows, sparing the TLB the A block's ~120 pages.
 //  * Small and skinny shapes, where packing would cost as much as the multiply:
@@ -114,7 +114,6 @@ struct KernelSet {
   gemm_detail::PanelPacker<T> pack_a_rows, pack_b_cols;  // null: the portable loop
   gemm_detail::DotKernel<T> dot;                          // null: always the blocked path
   int64_t kc, mc, nc;
-  bool micro_prefetches_c = false;  // the microkernel asks for its C tile itself
 };
 
 // Asks for the C tile the next microkernel call will update, one call (a few thousand cycles)
@@ -202,8 +201,7 @@ void gemm_block(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t
             const int rows = static_cast<int>(std::min<int64_t>(MR, mc - ir));
             const PanelView<T> a = a_op.panel(ir);
             T* c = p.C + (ic + ir) * p.ldc + jc + jr;
-            if (!ks.micro_prefetches_c)
-              prefetch_tile(ir + MR < mc ? c + MR * p.ldc : c + NR - ir * p.ldc, p.ldc, MR, NR);
+            prefetch_tile(ir + MR < mc ? c + MR * p.ldc : c + NR - ir * p.ldc, p.ldc, MR, NR);
             if (cols == NR) {
               ks.micro(kc, rows, a.ptr, a.lane_stride, a.k_stride, b.ptr, b.k_stride, c, p.ldc,
                        p.alpha, beta);
@@ -352,7 +350,7 @@ void gemm_dispatch(const Problem<float>& p, int threads) {
     gemm_run<float, d::kAvx512MrF32, d::kAvx512NrF32>(
         p, threads,
         {d::microkernel_avx512_f32, d::pack_rows_avx512_f32, d::pack_cols_avx512_f32,
-         d::dot_kernel_avx2_f32, 256, 480, 3072, true});
+         d::dot_kernel_avx2_f32, 256, 480, 3072});
     return;
   }
 #endif
@@ -375,8 +373,7 @@ void gemm_dispatch(const Problem<double>& p, int threads) {
   if (active_simd() == SimdPath::Avx512 && p.N >= kAvx512MinCols) {
     gemm_run<double, d::kAvx512MrF64, d::kAvx512NrF64>(
         p, threads,
-        {d::microkernel_avx512_f64, nullptr, nullptr, d::dot_kernel_avx2_f64, 384, 120, 1536,
-         true});
+        {d::microkernel_avx512_f64, nullptr, nullptr, d::dot_kernel_avx2_f64, 384, 120, 1536});
     return;
   }
 #endif

@@ -10,8 +10,6 @@
 // two 4 x 4 transposes per 8 k.
 #include <immintrin.h>
 
-#include <algorithm>
-
 #include "cpu/gemm_microkernel.h"
 #include "cpu/gemm_store.h"
 #include "cpu/transpose_avx2.h"
@@ -57,35 +55,6 @@ struct F64 {
 #define EMBER_STORE(r) \
   if constexpr (R > r) store_row<S>(c + r * ldc, c##r##_0, c##r##_1, va, vb, read_c);
 
-// One k step of the tile: 2 loads of B, R broadcasts of A, 2 R FMAs. B read in place (ld = ldb)
-// walks two cache lines per k step; they are asked for 8 steps early.
-#define EMBER_K_STEP                                                     \
-  {                                                                      \
-  if constexpr (!kPacked) {                                              \
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld), _MM_HINT_T0);     \
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld + L), _MM_HINT_T0); \
-  }                                                                      \
-  const V b0 = S::load(b);                                               \
-  const V b1 = S::load(b + L);                                           \
-  EMBER_ROW(0, p0)                                                       \
-  EMBER_ROW(1, p0 + rs1)                                                 \
-  EMBER_ROW(2, p0 + rs2)                                                 \
-  EMBER_ROW(3, p1)                                                       \
-  EMBER_ROW(4, p1 + rs1)                                                 \
-  EMBER_ROW(5, p1 + rs2)                                                 \
-  EMBER_ROW(6, p2)                                                       \
-  EMBER_ROW(7, p2 + rs1)                                                 \
-  EMBER_ROW(8, p2 + rs2)                                                 \
-  EMBER_ROW(9, p3)                                                       \
-  EMBER_ROW(10, p3 + rs1)                                                \
-  EMBER_ROW(11, p3 + rs2)                                                \
-  p0 += cs;                                                              \
-  p1 += cs;                                                              \
-  p2 += cs;                                                              \
-  p3 += cs;                                                              \
-  b += ld;                                                               \
-  }
-
 // The top R rows (R <= 12) of a 12 x (2 vectors) tile; see gemm_microkernel.h for the layout.
 // kPacked: both panels packed (a_rs = 1, a_cs = 12, b_ld = 2 vectors), the case every large
 // product spends its time in. The strides are then compile-time constants, so each k step is 2
@@ -112,22 +81,32 @@ void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t 
   V c6_0 = S::zero(), c6_1 = S::zero(), c7_0 = S::zero(), c7_1 = S::zero();
   V c8_0 = S::zero(), c8_1 = S::zero(), c9_0 = S::zero(), c9_1 = S::zero();
   V c10_0 = S::zero(), c10_1 = S::zero(), c11_0 = S::zero(), c11_1 = S::zero();
-  // The first 3 R k steps each also ask for one line of the C tile (three per row: rows need not
-  // be line-aligned), so the update after the loop finds C in cache. One line per step: a burst
-  // of 36 would stall on the core's line-fill buffers; the rest of the loop hides the latency.
-  int64_t k = 0;
-  for (int r = 0; r < R && k + 3 <= kc; ++r, k += 3) {
-    const char* c_row = reinterpret_cast<const char*>(c + r * ldc);
-    _mm_prefetch(c_row, _MM_HINT_T0);
-    EMBER_K_STEP
-    _mm_prefetch(c_row + L * sizeof(T), _MM_HINT_T0);
-    EMBER_K_STEP
-    _mm_prefetch(c_row + (2 * L - 1) * sizeof(T), _MM_HINT_T0);
-    EMBER_K_STEP
-  }
 #pragma GCC unroll 4
-  for (; k < kc; ++k) {
-    EMBER_K_STEP
+  for (int64_t k = 0; k < kc; ++k) {
+    if constexpr (!kPacked) {
+      // B read in place (ld = ldb) walks two cache lines per k step; ask for them 8 steps early.
+      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld + L), _MM_HINT_T0);
+    }
+    const V b0 = S::load(b);
+    const V b1 = S::load(b + L);
+    EMBER_ROW(0, p0)
+    EMBER_ROW(1, p0 + rs1)
+    EMBER_ROW(2, p0 + rs2)
+    EMBER_ROW(3, p1)
+    EMBER_ROW(4, p1 + rs1)
+    EMBER_ROW(5, p1 + rs2)
+    EMBER_ROW(6, p2)
+    EMBER_ROW(7, p2 + rs1)
+    EMBER_ROW(8, p2 + rs2)
+    EMBER_ROW(9, p3)
+    EMBER_ROW(10, p3 + rs1)
+    EMBER_ROW(11, p3 + rs2)
+    p0 += cs;
+    p1 += cs;
+    p2 += cs;
+    p3 += cs;
+    b += ld;
   }
 
   const V va = S::set1(alpha), vb = S::set1(beta);
@@ -147,7 +126,6 @@ void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t 
 }
 
 #undef EMBER_ROW
-#undef EMBER_K_STEP
 #undef EMBER_STORE
 
 template <typename S>
