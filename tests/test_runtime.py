@@ -119,7 +119,7 @@ def test_import_leaves_the_openmp_environment_as_it_was():
 
 
 def test_openmp_workers_spin_a_bounded_time_unless_the_user_chose():
-    """libgomp reports its settings with OMP_DISPLAY_ENV: GOMP_SPINCOUNT is ember's 3000 while
+    """libgomp reports its settings with OMP_DISPLAY_ENV: GOMP_SPINCOUNT is ember's 10000 while
     ember loads the runtime, and the user's value when they set one."""
     code = "import ember"
 
@@ -137,7 +137,7 @@ def test_openmp_workers_spin_a_bounded_time_unless_the_user_chose():
             pytest.skip("the OpenMP runtime is not GNU libgomp (no GOMP_SPINCOUNT reported)")
         return lines[0].split("=")[-1].strip().strip("'")
 
-    assert spincount() == "3000"
+    assert spincount() == "10000"
     assert spincount(GOMP_SPINCOUNT="12345") == "12345"
     assert spincount(OMP_WAIT_POLICY="passive") == "0"
 

@@ -10,9 +10,10 @@ OpenBLAS's idle threads spin for up to 2^28 cycles (~80 ms) after each call befo
 In one process with ember and torch, a numpy block left its worker spinning on the second core
 through the next library's block, and 2-thread ember and torch rows came out at half speed in
 some runs and full speed in others. This process sets OPENBLAS_THREAD_TIMEOUT=18 (2^18 cycles,
-under 0.1 ms: about ember's own spin), unless the variable is set; the header says which.
+under 0.1 ms: about ember's own spin of 10000 rounds), unless the variable is set; the header
+says which.
 
-OpenMP's wait policy: ember loads GNU OpenMP with a bounded spin (GOMP_SPINCOUNT=3000) unless
+OpenMP's wait policy: ember loads GNU OpenMP with a bounded spin (GOMP_SPINCOUNT=10000) unless
 OMP_WAIT_POLICY or GOMP_SPINCOUNT is set. In one process ember and torch share that runtime (one
 libgomp.so.1 is loaded, by whoever comes first: ember, here), so torch's idle threads spin as
 briefly; an epoch worker running torch alone keeps torch's default (~300,000 spins).
@@ -46,7 +47,7 @@ def omp_wait_policy() -> str:
     if "OMP_WAIT_POLICY" in os.environ:
         return f"{os.environ['OMP_WAIT_POLICY']} (from the environment, for every process)"
     return (
-        "ember's bounded spin (GOMP_SPINCOUNT=3000, set as it loads); torch shares ember's OpenMP "
+        "ember's bounded spin (GOMP_SPINCOUNT=10000, set as it loads); torch shares ember's OpenMP "
         "runtime in this process (its idle threads spin as briefly), while torch's epoch workers "
         "keep its default (~300,000 spins)"
     )

@@ -11,18 +11,21 @@ def _load_native() -> None:
     others need and get descheduled, and 2-thread training ran 5-10x slower than 1 thread. Sleeping
     at once (OMP_WAIT_POLICY=passive) avoids that, but waking a sleeping worker costs ~75 us on
     a VM, more than most layers of a small model take: 2-thread training was slower than 1-thread.
-    ember spins GOMP_SPINCOUNT=3000 rounds (under ~0.1 ms: enough to bridge the gaps between the
+    ember spins GOMP_SPINCOUNT=10000 rounds (~0.1 ms here: enough to bridge the gaps between the
     kernels of one training step) and then sleeps; LLVM's runtime gets KMP_BLOCKTIME=1 (ms).
-    Measured on 2 cores, 2-thread MNIST epochs (MLP / LeNet-5): passive 1.34 / 4.3 s, this
-    0.81 / 2.53 s; MLP beside a process hogging one core: passive 1.11 s, this 1.73 s (1 thread:
-    1.0 s). libgomp reads these once, when it loads, so they are set only around that moment and
-    the environment other libraries see is left as it was. Setting OMP_WAIT_POLICY (or
+    Measured on 2 idle cores, 2-thread MNIST epochs (MLP / LeNet-5): 3000 rounds (~35 us, shorter
+    than the Python between a step's kernels) 0.59-0.62 / 1.94 s, 10000 rounds 0.50-0.51 /
+    1.71-1.74 s. Beside a process hogging one core, 2 threads lose to 1 whatever the spin (MLP:
+    1 thread 0.73 s; 2 threads 1.32 s at 3000 rounds, 1.88 s at 10000; beside a half-busy one
+    1.08-1.18 s at either): on a busy machine use 1 thread or OMP_WAIT_POLICY=passive. libgomp
+    reads these once, when it loads, so they are set only around that moment and the environment
+    other libraries see is left as it was. Setting OMP_WAIT_POLICY (or
     GOMP_SPINCOUNT / KMP_BLOCKTIME) yourself keeps your choice.
     """
     if "OMP_WAIT_POLICY" in _os.environ:
         defaults = {}
     else:
-        defaults = {"GOMP_SPINCOUNT": "3000", "KMP_BLOCKTIME": "1"}
+        defaults = {"GOMP_SPINCOUNT": "10000", "KMP_BLOCKTIME": "1"}
         defaults = {k: v for k, v in defaults.items() if k not in _os.environ}
     _os.environ.update(defaults)
     try:
