@@ -26,6 +26,12 @@ struct Avx2 {
   }
   static V zero() { return _mm256_setzero_ps(); }
   static V set1(float x) { return _mm256_set1_ps(x); }
+  // A broadcast straight from memory (a load-port instruction): see weight_taps.
+  static V broadcast(const float* x) {
+    V v;
+    asm("vbroadcastss %1, %0" : "=v"(v) : "m"(*x));
+    return v;
+  }
   static V loadu(const float* p) { return _mm256_loadu_ps(p); }
   static V maskz_loadu(Mask m, const float* p) { return _mm256_maskload_ps(p, m); }
   static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }

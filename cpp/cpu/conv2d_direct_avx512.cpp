@@ -23,6 +23,12 @@ struct Avx512 {
   static Mask tail_mask(int n) { return static_cast<Mask>((1u << n) - 1u); }
   static V zero() { return _mm512_setzero_ps(); }
   static V set1(float x) { return _mm512_set1_ps(x); }
+  // A broadcast straight from memory (a load-port instruction): see weight_taps.
+  static V broadcast(const float* x) {
+    V v;
+    asm("vbroadcastss %1, %0" : "=v"(v) : "m"(*x));
+    return v;
+  }
   static V loadu(const float* p) { return _mm512_loadu_ps(p); }
   static V maskz_loadu(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
   static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }

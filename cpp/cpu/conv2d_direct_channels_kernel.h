@@ -135,7 +135,7 @@ void weight_taps(float* dwt, const float* dyt, const float* xp, const ChannelPla
       const V gv = S::loadu(g + j * L);
       EMBER_UNROLL for (int a = 0; a < A; ++a)
         EMBER_UNROLL for (int k = 0; k < B; ++k)
-          acc[a][k] = S::fmadd(S::set1(xr[a * p.Wp + j + k]), gv, acc[a][k]);
+          acc[a][k] = S::fmadd(S::broadcast(xr + a * p.Wp + j + k), gv, acc[a][k]);
     }
   }
   EMBER_UNROLL for (int a = 0; a < A; ++a)
