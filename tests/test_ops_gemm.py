@@ -215,6 +215,8 @@ def test_gemm_threads(case):
         (290, 17, 64, False),
         (5, 1500, 70, True),
         (64, 300, 700, True),  # on one thread computed as C^T = B A^T
+        (13, 61, 100, True),  # the same, neither side a multiple of the 8 x 8 transposes
+        (45, 190, 33, True),
     ],
     ids=str,
 )

@@ -51,6 +51,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/gemm_microkernel.h"
@@ -310,19 +311,38 @@ constexpr int64_t kSwapMinRatio = 4;
 // independent of the thread count. That holds for beta = 0 and for alpha = beta = 1 (a Linear
 // layer's bias, copied into C first); other scalings stay direct, since the direct path's edge
 // tiles round alpha * acc + beta * c their own way.
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols: by 8 x 8 in-register transposes on
+// AVX2, else in square tiles that stay in L1 (element by element, every store or load along a
+// long row would touch a new cache line).
+template <typename T>
+void transpose(T* dst, int64_t ldd, const T* src, int64_t lds, int64_t rows, int64_t cols) {
+#ifdef EMBER_HAVE_AVX2_PATH
+  if constexpr (std::is_same_v<T, float>) {
+    if (use_avx2()) {
+      gemm_detail::transpose_avx2_f32(dst, ldd, src, lds, rows, cols);
+      return;
+    }
+  }
+#endif
+  constexpr int64_t kTile = 16;
+  for (int64_t i0 = 0; i0 < rows; i0 += kTile)
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile) {
+      const int64_t i1 = std::min(rows, i0 + kTile), j1 = std::min(cols, j0 + kTile);
+      for (int64_t j = j0; j < j1; ++j)
+        for (int64_t i = i0; i < i1; ++i) dst[j * ldd + i] = src[i * lds + j];
+    }
+}
+
 template <typename T, int MR, int NR>
 void gemm_swapped(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
   thread_local std::vector<T> result;  // C^T, N x M
   result.resize(static_cast<size_t>(p.N * p.M));
   T* ct = result.data();
-  if (p.beta != T(0))
-    for (int64_t j = 0; j < p.N; ++j)
-      for (int64_t i = 0; i < p.M; ++i) ct[j * p.M + i] = p.C[i * p.ldc + j];
+  if (p.beta != T(0)) transpose(ct, p.M, p.C, p.ldc, p.M, p.N);
   const Problem<T> swapped{false, true, p.N, p.M,    p.K, p.alpha, p.B,
                            p.ldb, p.A,  p.lda, p.beta, ct,  p.M};
   gemm_parallel<T, MR, NR>(swapped, threads, ks);
-  for (int64_t i = 0; i < p.M; ++i)
-    for (int64_t j = 0; j < p.N; ++j) p.C[i * p.ldc + j] = ct[j * p.M + i];
+  transpose(p.C, p.ldc, ct, p.M, p.N, p.M);
   constexpr size_t kKeptElements = size_t(1) << 20;  // a big one-off result is not kept around
   if (result.size() > kKeptElements) std::vector<T>().swap(result);
 }

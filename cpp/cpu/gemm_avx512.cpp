@@ -81,10 +81,12 @@ void microkernel_rows(int64_t kc, const typename S::T* a, int64_t a_rs, int64_t 
   V c6_0 = S::zero(), c6_1 = S::zero(), c7_0 = S::zero(), c7_1 = S::zero();
   V c8_0 = S::zero(), c8_1 = S::zero(), c9_0 = S::zero(), c9_1 = S::zero();
   V c10_0 = S::zero(), c10_1 = S::zero(), c11_0 = S::zero(), c11_1 = S::zero();
+  // B read in place (ld = ldb) walks two cache lines per k step; they are asked for 8 steps
+  // early. A packed B panel (ld = 2 L, while A is read in place) streams through L1 without.
+  const bool prefetch_b = !kPacked && ld != 2 * L;
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
-    if constexpr (!kPacked) {
-      // B read in place (ld = ldb) walks two cache lines per k step; ask for them 8 steps early.
+    if (prefetch_b) {
       _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld), _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(b + 8 * ld + L), _MM_HINT_T0);
     }

@@ -55,6 +55,10 @@ void pack_cols_avx2_f32(float* dst, const float* src, int64_t ld, int64_t kc);
 void pack_rows_avx2_f64(double* dst, const double* src, int64_t ld, int64_t kc);
 void pack_cols_avx2_f64(double* dst, const double* src, int64_t ld, int64_t kc);
 void pack_rows_avx512_f32(float* dst, const float* src, int64_t ld, int64_t kc);
+
+// dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, by 8 x 8 in-register transposes.
+void transpose_avx2_f32(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows,
+                        int64_t cols);
 void pack_cols_avx512_f32(float* dst, const float* src, int64_t ld, int64_t kc);
 
 // For op(A) = A, op(B) = B^T with few rows: both operands are contiguous along K, so a

@@ -84,4 +84,22 @@ void pack_cols_avx2_f64(double* dst, const double* src, int64_t ld, int64_t kc) 
   pack_rows_f64<kAvx2NrF64>(dst, src, ld, kc);
 }
 
+void transpose_avx2_f32(float* dst, int64_t ldd, const float* src, int64_t lds, int64_t rows,
+                        int64_t cols) {
+  int64_t i0 = 0;
+  for (; i0 + 8 <= rows; i0 += 8) {
+    int64_t j0 = 0;
+    for (; j0 + 8 <= cols; j0 += 8) {
+      __m256 v[8];
+      for (int r = 0; r < 8; ++r) v[r] = _mm256_loadu_ps(src + (i0 + r) * lds + j0);
+      transpose8x8(v);
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (j0 + j) * ldd + i0, v[j]);
+    }
+    for (; j0 < cols; ++j0)
+      for (int r = 0; r < 8; ++r) dst[j0 * ldd + i0 + r] = src[(i0 + r) * lds + j0];
+  }
+  for (; i0 < rows; ++i0)
+    for (int64_t j = 0; j < cols; ++j) dst[j * ldd + i0] = src[i0 * lds + j];
+}
+
 }  // namespace ember::cpu::gemm_detail
