@@ -1,4 +1,5 @@
 #include "bindings/checks.h"
+#include "bindings/elementwise.h"
 #include "bindings/registry.h"
 #include "cpu/activation.h"
 
@@ -8,48 +9,8 @@ namespace ember::bind {
 
 namespace {
 
-// Every activation has one of two shapes: forward(x) -> out and backward(dout, saved) -> dinp,
-// where `saved` is x or the forward's output y, all of one shape. The kernels are passed as
-// generic lambdas so one body serves float and double.
-
-template <typename Kernel>
-py::array unary(const py::array& x, const char* op, const char* name, Kernel&& kernel) {
-  require_float(x, op, name);
-  return dispatch_float(x, [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    py::array out = empty_like_dims<T>(dims_of(x));
-    T* o = mut_ptr<T>(out);
-    const T* in = ptr<T>(x);
-    const int64_t n = x.size();
-    {
-      py::gil_scoped_release nogil;
-      kernel(o, in, n);
-    }
-    return out;
-  });
-}
-
-template <typename Kernel>
-py::array binary(const py::array& dout, const py::array& saved, const char* op,
-                 const char* saved_name, Kernel&& kernel) {
-  require_float(dout, op, "dout");
-  require_float(saved, op, saved_name);
-  require_same_dtype(dout, saved, op, "dout", saved_name);
-  require_shape(dout, dims_of(saved), op, "dout");
-  return dispatch_float(saved, [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    py::array dinp = empty_like_dims<T>(dims_of(saved));
-    T* d = mut_ptr<T>(dinp);
-    const T* g = ptr<T>(dout);
-    const T* s = ptr<T>(saved);
-    const int64_t n = saved.size();
-    {
-      py::gil_scoped_release nogil;
-      kernel(d, g, s, n);
-    }
-    return dinp;
-  });
-}
+// Every activation has one of two shapes (elementwise.h): forward(x) -> out and
+// backward(dout, saved) -> dinp, where `saved` is x or the forward's output y, all of one shape.
 
 // The softmax family works on the last axis: (rows, cols) with cols = shape[-1].
 std::pair<int64_t, int64_t> rows_cols(const py::array& a, const char* op, const char* name) {
@@ -69,7 +30,7 @@ py::array relu_forward(const py::array& x) {
 }
 
 py::array relu_backward(const py::array& dout, const py::array& x) {
-  return binary(dout, x, "relu_backward", "x", [](auto* d, const auto* g, const auto* s,
+  return binary(dout, x, "relu_backward", "dout", "x", [](auto* d, const auto* g, const auto* s,
                                                    int64_t n) { cpu::relu_backward(d, g, s, n); });
 }
 
@@ -81,7 +42,7 @@ py::array leaky_relu_forward(const py::array& x, double negative_slope) {
 }
 
 py::array leaky_relu_backward(const py::array& dout, const py::array& x, double negative_slope) {
-  return binary(dout, x, "leaky_relu_backward", "x",
+  return binary(dout, x, "leaky_relu_backward", "dout", "x",
                 [&](auto* d, const auto* g, const auto* s, int64_t n) {
                   using T = std::remove_pointer_t<decltype(d)>;
                   cpu::leaky_relu_backward(d, g, s, n, T(negative_slope));
@@ -95,7 +56,7 @@ py::array sigmoid_forward(const py::array& x) {
 }
 
 py::array sigmoid_backward(const py::array& dout, const py::array& y) {
-  return binary(dout, y, "sigmoid_backward", "y",
+  return binary(dout, y, "sigmoid_backward", "dout", "y",
                 [](auto* d, const auto* g, const auto* s, int64_t n) {
                   cpu::sigmoid_backward(d, g, s, n);
                 });
@@ -108,7 +69,7 @@ py::array tanh_forward(const py::array& x) {
 }
 
 py::array tanh_backward(const py::array& dout, const py::array& y) {
-  return binary(dout, y, "tanh_backward", "y",
+  return binary(dout, y, "tanh_backward", "dout", "y",
                 [](auto* d, const auto* g, const auto* s, int64_t n) {
                   cpu::tanh_backward(d, g, s, n);
                 });
@@ -121,7 +82,7 @@ py::array gelu_forward(const py::array& x, bool approximate) {
 }
 
 py::array gelu_backward(const py::array& dout, const py::array& x, bool approximate) {
-  return binary(dout, x, "gelu_backward", "x",
+  return binary(dout, x, "gelu_backward", "dout", "x",
                 [&](auto* d, const auto* g, const auto* s, int64_t n) {
                   cpu::gelu_backward(d, g, s, n, approximate);
                 });
@@ -136,7 +97,7 @@ py::array softmax_forward(const py::array& x) {
 
 py::array softmax_backward(const py::array& dout, const py::array& y) {
   const auto [rows, cols] = rows_cols(y, "softmax_backward", "y");
-  return binary(dout, y, "softmax_backward", "y",
+  return binary(dout, y, "softmax_backward", "dout", "y",
                 [rows = rows, cols = cols](auto* d, const auto* g, const auto* s, int64_t) {
                   cpu::softmax_backward(d, g, s, rows, cols);
                 });
@@ -152,7 +113,7 @@ py::array log_softmax_forward(const py::array& x) {
 
 py::array log_softmax_backward(const py::array& dout, const py::array& y) {
   const auto [rows, cols] = rows_cols(y, "log_softmax_backward", "y");
-  return binary(dout, y, "log_softmax_backward", "y",
+  return binary(dout, y, "log_softmax_backward", "dout", "y",
                 [rows = rows, cols = cols](auto* d, const auto* g, const auto* s, int64_t) {
                   cpu::log_softmax_backward(d, g, s, rows, cols);
                 });

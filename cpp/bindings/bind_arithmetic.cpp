@@ -2,6 +2,7 @@
 #include <string>
 
 #include "bindings/checks.h"
+#include "bindings/elementwise.h"
 #include "bindings/registry.h"
 #include "cpu/arithmetic.h"
 
@@ -18,24 +19,11 @@ cpu::Arithmetic parse_op(const std::string& name) {
 }
 
 py::array arithmetic(const py::array& a, const py::array& b, const std::string& op_name) {
-  const char* op = "arithmetic";
   const cpu::Arithmetic kind = parse_op(op_name);
-  require_float(a, op, "a");
-  require_float(b, op, "b");
-  require_same_dtype(a, b, op, "a", "b");
-  require_shape(b, dims_of(a), op, "b");
-  return dispatch_float(a, [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    py::array out = empty_like_dims<T>(dims_of(a));
-    T* o = mut_ptr<T>(out);
-    const T* pa = ptr<T>(a);
-    const T* pb = ptr<T>(b);
-    const int64_t n = a.size();
-    {
-      py::gil_scoped_release nogil;
-      cpu::arithmetic<T>(kind, o, pa, pb, n);
-    }
-    return out;
+  // b's shape is checked against a's: binary() takes its first argument as the one to match.
+  return binary(b, a, "arithmetic", "b", "a", [kind](auto* out, const auto* pb, const auto* pa,
+                                                     int64_t n) {
+    cpu::arithmetic(kind, out, pa, pb, n);
   });
 }
 
