@@ -16,6 +16,21 @@ namespace ember::cpu::avx512 {
 namespace {
 
 constexpr int kGroupsPerStep = 8;
+// Group counters are taken modulo 2^62, as in the scalar generator.
+constexpr uint64_t kGroupMask = (uint64_t{1} << 62) - 1;
+
+// The ten round keys of `seed`, each broadcast to every 64-bit lane.
+void broadcast_round_keys(__m512i (&keys)[philox::kRounds][2], uint64_t seed) {
+  philox::Key k = philox::key_from_seed(seed);
+  for (int r = 0; r < philox::kRounds; ++r) {
+    if (r > 0) {
+      k.w[0] += philox::kW0;
+      k.w[1] += philox::kW1;
+    }
+    keys[r][0] = _mm512_set1_epi64(k.w[0]);
+    keys[r][1] = _mm512_set1_epi64(k.w[1]);
+  }
+}
 
 // Words of groups counter .. counter + 7, in the scalar layout (4 words per group).
 void philox_step(uint32_t* out, __m512i counter, const __m512i (&keys)[philox::kRounds][2]) {
@@ -49,16 +64,7 @@ void philox_step(uint32_t* out, __m512i counter, const __m512i (&keys)[philox::k
 
 void philox_words(uint32_t* words, int64_t groups, uint64_t seed, uint64_t first_group) {
   __m512i keys[philox::kRounds][2];
-  philox::Key k = philox::key_from_seed(seed);
-  for (int r = 0; r < philox::kRounds; ++r) {
-    if (r > 0) {
-      k.w[0] += philox::kW0;
-      k.w[1] += philox::kW1;
-    }
-    keys[r][0] = _mm512_set1_epi64(k.w[0]);
-    keys[r][1] = _mm512_set1_epi64(k.w[1]);
-  }
-  constexpr uint64_t kGroupMask = (uint64_t{1} << 62) - 1;
+  broadcast_round_keys(keys, seed);
   const __m512i mask = _mm512_set1_epi64(static_cast<long long>(kGroupMask));
   const __m512i lanes = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
   int64_t j = 0;
@@ -153,15 +159,7 @@ class Philox8 {
   // always), the first two rounds are partly the same for every group and are computed once.
   Philox8(uint64_t seed, uint64_t first_group, uint64_t last_group)
       : same_high_((first_group >> 32) == (last_group >> 32) && last_group <= kGroupMask) {
-    philox::Key k = philox::key_from_seed(seed);
-    for (int r = 0; r < philox::kRounds; ++r) {
-      if (r > 0) {
-        k.w[0] += philox::kW0;
-        k.w[1] += philox::kW1;
-      }
-      keys_[r][0] = _mm512_set1_epi64(k.w[0]);
-      keys_[r][1] = _mm512_set1_epi64(k.w[1]);
-    }
+    broadcast_round_keys(keys_, seed);
     // Round 0 makes word 0 high ^ key0, the same for every group; round 1 multiplies it.
     const uint32_t high = static_cast<uint32_t>(first_group >> 32);
     const uint64_t product = uint64_t{high ^ philox::key_from_seed(seed).w[0]} * philox::kM0;
@@ -229,8 +227,6 @@ class Philox8 {
   }
 
  private:
-  static constexpr uint64_t kGroupMask = (uint64_t{1} << 62) - 1;
-
   static __m512i swap_halves(__m512i v) { return _mm512_shuffle_epi32(v, _MM_PERM_CDAB); }
 
   __m512i keys_[philox::kRounds][2];
