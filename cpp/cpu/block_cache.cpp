@@ -7,22 +7,17 @@
 #include <utility>
 #include <vector>
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
+#include "cpu/huge_pages.h"
 
 namespace ember {
 
 namespace {
 
-// Sizes are rounded up to whole huge pages, so requests that differ by a few rows share blocks.
-constexpr size_t kGranule = size_t(2) << 20;
-constexpr std::align_val_t kAlign{kGranule};
-
 class BlockCache {
  public:
   void* acquire(size_t bytes) {
-    const size_t size = (bytes + kGranule - 1) / kGranule * kGranule;
+    // Whole huge pages, so that requests differing by a few rows share blocks.
+    const size_t size = round_to_huge_pages(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // The smallest cached block that fits without wasting more than an eighth of itself; of
@@ -40,10 +35,7 @@ class BlockCache {
         return block;
       }
     }
-    void* block = ::operator new(size, kAlign);
-#ifdef __linux__
-    madvise(block, size, MADV_HUGEPAGE);  // as numpy does for its own large arrays
-#endif
+    void* block = allocate_huge(size);
     std::lock_guard<std::mutex> lock(mutex_);
     live_[block] = size;
     return block;
@@ -69,7 +61,7 @@ class BlockCache {
         }
       }
     }
-    for (void* p : evicted) ::operator delete(p, kAlign);
+    for (void* p : evicted) free_huge(p);
   }
 
   BlockCacheStats stats() {

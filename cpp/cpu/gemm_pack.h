@@ -13,11 +13,8 @@
 #include <cstdint>
 #include <new>
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
 #include "cpu/gemm_microkernel.h"
+#include "cpu/huge_pages.h"
 
 namespace ember::cpu::gemm_detail {
 
@@ -34,34 +31,33 @@ class PackBuffer {
   T* get(size_t n) {
     if (n > capacity_) {
       release();
-      size_t bytes = n * sizeof(T);
-#ifdef __linux__
-      // From 1 MiB, whole 2 MiB pages advised as huge: a packed block then takes a TLB entry or
-      // two instead of hundreds of 4 KiB ones. (Linux only backs them if THP allows it.)
-      if (bytes >= kHugePage / 2) bytes = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-      const size_t align = bytes >= kHugePage ? kHugePage : kAlign;
-#else
-      const size_t align = kAlign;
-#endif
-      data_ = static_cast<T*>(::operator new(bytes, std::align_val_t(align)));
-      align_ = align;
-#ifdef __linux__
-      if (align == kHugePage) madvise(data_, bytes, MADV_HUGEPAGE);
-#endif
-      capacity_ = bytes / sizeof(T);
+      // From 1 MiB, whole huge pages: a packed block then takes a TLB entry or two instead of
+      // hundreds of 4 KiB ones.
+      const size_t bytes = n * sizeof(T);
+      huge_ = bytes >= kHugePage / 2;
+      const size_t size = huge_ ? round_to_huge_pages(bytes) : bytes;
+      data_ = static_cast<T*>(huge_ ? allocate_huge(size)
+                                    : ::operator new(size, std::align_val_t(kAlign)));
+      capacity_ = size / sizeof(T);
     }
     return data_;
   }
 
  private:
-  static constexpr size_t kAlign = 64, kHugePage = size_t(2) << 20;
+  static constexpr size_t kAlign = 64;
   void release() {
-    if (data_) ::operator delete(data_, std::align_val_t(align_));
+    if (data_) {
+      if (huge_)
+        free_huge(data_);
+      else
+        ::operator delete(data_, std::align_val_t(kAlign));
+    }
     data_ = nullptr;
     capacity_ = 0;
   }
   T* data_ = nullptr;
-  size_t capacity_ = 0, align_ = kAlign;
+  size_t capacity_ = 0;
+  bool huge_ = false;
 };
 
 template <typename T>
