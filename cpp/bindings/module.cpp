@@ -10,6 +10,7 @@ PYBIND11_MODULE(_C, m) {
   ember::bind::bind_pool(m);
   ember::bind::bind_activation(m);
   ember::bind::bind_arithmetic(m);
+  ember::bind::bind_data(m);
   ember::bind::bind_loss(m);
   ember::bind::bind_dropout(m);
   ember::bind::bind_optim(m);

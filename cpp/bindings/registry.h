@@ -14,6 +14,7 @@ void bind_arithmetic(pybind11::module_& m);  // a + b ... a / b, same shapes
 void bind_loss(pybind11::module_& m);        // cross_entropy, bce, mse
 void bind_dropout(pybind11::module_& m);
 void bind_optim(pybind11::module_& m);       // fused sgd / adam steps
+void bind_data(pybind11::module_& m);        // gather_rows
 #ifdef EMBER_WITH_CUDA
 void bind_cuda(pybind11::module_& m);        // the submodule ember._C.cuda
 #endif

@@ -6,7 +6,7 @@ import numpy
 import typing
 import types
 cuda: types.ModuleType  # ember._C.cuda, present in CUDA builds
-__all__: list[str] = ['adam_step', 'arithmetic', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
+__all__: list[str] = ['adam_step', 'arithmetic', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gather_rows', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
 def _conv2d_algorithm(x_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], w_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: typing.Any = (1, 1), padding: typing.Any = (0, 0), dilation: typing.Any = (1, 1), groups: typing.Any = 1, dtype: typing.Any = 'float32') -> str:
     """
     'winograd', 'direct_channels', 'direct' or 'im2col': the kernels conv2d runs for these shapes now.
@@ -82,6 +82,10 @@ def dropout_mask(n: typing.SupportsInt | typing.SupportsIndex, p: typing.Support
 def fma_peak(threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
     """
     Measured float32 FMA throughput (GFLOP/s) of the active SIMD path on `threads` threads.
+    """
+def gather_rows(src: numpy.ndarray, indices: numpy.ndarray) -> numpy.ndarray:
+    """
+    src[indices] for a C-contiguous array of any dtype and 1-D int64 indices (negative ones count from the end): whole rows, prefetched ahead and copied in parallel when large.
     """
 def gelu_backward(dout: numpy.ndarray, x: numpy.ndarray, approximate: bool = False) -> numpy.ndarray:
     ...

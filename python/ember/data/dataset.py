@@ -1,7 +1,7 @@
 """Map-style datasets: Dataset, TensorDataset, Subset.
 
 A dataset may also define `gather(indices) -> tuple of arrays`, returning the whole batch for an
-int64 index array with ONE fancy-index per array; DataLoader then skips the per-sample Python
+int64 index array with ONE gather per array (see ember.data._gather); DataLoader then skips the per-sample Python
 loop. Array-backed datasets (TensorDataset, Subset of one, MNIST, ...) all do.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ember.data._convert import to_numpy, to_tensor
+from ember.data._gather import take_rows
 
 
 class Dataset(ABC):
@@ -66,7 +67,7 @@ class TensorDataset(Dataset):
         return tuple(to_tensor(np.asarray(a[index])) for a in self._arrays)
 
     def gather(self, indices: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(a[indices] for a in self._arrays)
+        return tuple(take_rows(a, indices) for a in self._arrays)
 
 
 class Subset(Dataset):

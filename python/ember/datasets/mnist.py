@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ember.data._convert import to_tensor
+from ember.data._gather import take_rows
 from ember.data.dataset import Dataset
 from ember.datasets.download import download_file
 from ember.datasets.idx import read_idx
@@ -116,7 +117,7 @@ class MNIST(Dataset):
         return int(self.data.shape[0])
 
     def _images(self, indices: Any) -> np.ndarray:
-        pixels = self.data[indices]
+        pixels = take_rows(self.data, indices)
         images = np.multiply(pixels, np.float32(1 / 255), dtype=np.float32)
         return images.reshape(pixels.shape[0], 1, _SIDE, _SIDE)
 
@@ -125,7 +126,7 @@ class MNIST(Dataset):
         images = self._images(indices)
         if self.transform is not None:
             images = self.transform(images)
-        return images, self.targets[indices]
+        return images, take_rows(self.targets, indices)
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
