@@ -341,3 +341,50 @@ def test_adam_rejects_bad_input():
         _C.adam_step(p, g, np.zeros(10, np.float32)[::2], v, 1)
     assert np.array_equal(p, np.ones(5, np.float32)), "a rejected step must not touch param"
     assert not m.any() and not v.any(), "a rejected step must not touch the state"
+
+
+# ---- sgd_step_many: one call for a whole parameter group -----------------------------------
+
+
+@pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_sgd_step_many_matches_one_call_per_parameter(momentum, nesterov):
+    rng = np.random.default_rng(5)
+    sizes = [(np.float32, 7), (np.float64, 33), (np.float32, 70_000)]  # dtypes mix; one threads
+    params = [rng.standard_normal(n).astype(dt) for dt, n in sizes]
+    grads = [rng.standard_normal(n).astype(dt) for dt, n in sizes]
+    bufs = [rng.standard_normal(n).astype(dt) for dt, n in sizes]
+    cfg = dict(lr=0.05, momentum=momentum, dampening=0.0, weight_decay=0.01, nesterov=nesterov)
+    one = [p.copy() for p in params], [b.copy() for b in bufs]
+    for p, g, b in zip(*one[:1], grads, one[1]):
+        _C.sgd_step(p, g, b if momentum else None, **cfg)
+    many = [p.copy() for p in params], [b.copy() for b in bufs]
+    _C.sgd_step_many(many[0], grads, many[1] if momentum else [None] * 3, **cfg)
+    for a, b in zip(one[0] + one[1], many[0] + many[1]):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sgd_step_many_checks_every_parameter_before_updating_any():
+    params = [np.ones(4, np.float32), np.ones(5, np.float32)]
+    grads = [np.ones(4, np.float32), np.ones(6, np.float32)]  # the second does not fit
+    with pytest.raises(
+        ValueError, match=r"\[sgd_step_many\] grad: expected 5 elements.*\(parameter 1\)"
+    ):
+        _C.sgd_step_many(params, grads, [None, None], lr=0.1)
+    assert all(np.all(p == 1) for p in params)
+
+
+def test_sgd_step_many_rejects_bad_input():
+    p, g, buf = sgd_args()
+    with pytest.raises(ValueError, match=r"\[sgd_step_many\] .*one length, got 1, 2 and 1"):
+        _C.sgd_step_many([p], [g, g], [buf], lr=0.1)
+    with pytest.raises(TypeError, match=r"\[sgd_step_many\] grads\[0\]: expected a NumPy array"):
+        _C.sgd_step_many([p], [[1.0] * 5], [buf], lr=0.1)
+    with pytest.raises(ValueError, match=r"\[sgd_step_many\] momentum_buffer is required"):
+        _C.sgd_step_many([p], [g], [None], lr=0.1, momentum=0.9)
+    with pytest.raises(ValueError, match=r"\[sgd_step_many\] lr must be >= 0"):
+        _C.sgd_step_many([p], [g], [buf], lr=-1.0)
+    with pytest.raises(
+        ValueError, match=r"\[sgd_step_many\] param and momentum_buffer share.*\(parameter 0\)"
+    ):
+        _C.sgd_step_many([p], [g], [p], lr=0.1, momentum=0.9)

@@ -190,6 +190,39 @@ def test_step_skips_parameters_without_grad_and_returns_closure_loss():
     assert len(opt.state_dict()["state"]) == 1  # only the stepped parameter has a buffer
 
 
+def test_sgd_parameters_joining_late_follow_the_formula(monkeypatch):
+    """After their first step, a group's parameters are stepped by one multi-tensor call per
+    device; a parameter whose first gradient arrives later must still start its buffer from
+    that gradient."""
+    calls = []
+    real = cpu_backend.sgd_step_many
+
+    def spy(params, *args, **kwargs):
+        calls.append(len(params))
+        return real(params, *args, **kwargs)
+
+    monkeypatch.setattr(cpu_backend, "sgd_step_many", spy, raising=False)
+    params = [Parameter(x.astype(np.float64)) for x in INIT]
+    opt = SGD(params, lr=0.1, momentum=0.9, weight_decay=0.01)
+    expected = [x.copy() for x in INIT]
+    buffers = [None] * len(INIT)
+    for step in range(6):
+        active = [0] if step < 2 else [0, 1] if step < 4 else [0, 1, 2]
+        opt.zero_grad()
+        for i in active:
+            g = gradient(step, i, expected[i])
+            params[i].grad = as_grad(g, np.float64)
+            g = g + 0.01 * expected[i]
+            buffers[i] = g if buffers[i] is None else 0.9 * buffers[i] + g
+            expected[i] = expected[i] - 0.1 * buffers[i]
+        opt.step()
+        for p, e in zip(params, expected):
+            np.testing.assert_allclose(p.detach().numpy(), e, rtol=1e-13, atol=1e-14)
+    # Steps 0, 2 and 4 each start a buffer (one parameter alone, no batch); the rest batch every
+    # parameter that already has one.
+    assert calls == [1, 1, 2, 2, 3]
+
+
 def test_zero_grad():
     params = [Parameter(x.astype(np.float32)) for x in INIT]
     opt = SGD(params, lr=0.1)

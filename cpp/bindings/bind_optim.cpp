@@ -59,10 +59,8 @@ py::object optional_array(const py::object& v, const char* op, const char* name)
   return v;
 }
 
-void sgd_step(py::array& param, const py::array& grad, const py::object& momentum_buffer,
-              double lr, double momentum, double dampening, double weight_decay, bool nesterov,
-              bool maximize, bool first_step) {
-  const char* op = "sgd_step";
+cpu::SgdOptions sgd_options(const char* op, double lr, double momentum, double dampening,
+                            double weight_decay, bool nesterov, bool maximize, bool first_step) {
   if (!(lr >= 0.0)) fail_value(op, "lr must be >= 0, got " + num(lr));
   if (!(momentum >= 0.0)) fail_value(op, "momentum must be >= 0, got " + num(momentum));
   if (!(weight_decay >= 0.0))
@@ -70,18 +68,6 @@ void sgd_step(py::array& param, const py::array& grad, const py::object& momentu
   if (nesterov && (momentum <= 0.0 || dampening != 0.0))
     fail_value(op, "nesterov requires momentum > 0 and dampening == 0, got momentum " +
                        num(momentum) + " and dampening " + num(dampening));
-  const py::object buf = optional_array(momentum_buffer, op, "momentum_buffer");
-  if (momentum != 0.0 && buf.is_none())
-    fail_value(op, "momentum_buffer is required when momentum != 0 (got None)");
-
-  std::vector<Buffer> buffers{{"param", &param, true}, {"grad", &grad, false}};
-  py::array buf_array;
-  if (!buf.is_none()) {
-    buf_array = buf.cast<py::array>();
-    buffers.push_back({"momentum_buffer", &buf_array, momentum != 0.0});
-  }
-  require_buffers(buffers, op);
-
   cpu::SgdOptions opt;
   opt.lr = lr;
   opt.momentum = momentum;
@@ -90,15 +76,94 @@ void sgd_step(py::array& param, const py::array& grad, const py::object& momentu
   opt.nesterov = nesterov;
   opt.maximize = maximize;
   opt.first_step = first_step;
-  dispatch_float(param, [&](auto tag) {
-    using T = decltype(tag);
-    T* p = mut_ptr<T>(param);
-    T* b = momentum != 0.0 ? mut_ptr<T>(buf_array) : nullptr;
-    const T* g = ptr<T>(grad);
-    const int64_t n = param.size();
-    py::gil_scoped_release nogil;
-    cpu::sgd_step(p, b, g, n, opt);
-  });
+  return opt;
+}
+
+// One parameter's arrays, checked, with the pointers the step needs once the GIL is released
+// (the arrays keep them alive).
+struct SgdArrays {
+  py::array param, grad, buffer;  // buffer: empty without momentum
+  void* param_data = nullptr;
+  const void* grad_data = nullptr;
+  void* buffer_data = nullptr;
+  int64_t size = 0;
+  bool single = true;
+
+  void run(const cpu::SgdOptions& opt) const {
+    if (single)
+      cpu::sgd_step(static_cast<float*>(param_data), static_cast<float*>(buffer_data),
+                    static_cast<const float*>(grad_data), size, opt);
+    else
+      cpu::sgd_step(static_cast<double*>(param_data), static_cast<double*>(buffer_data),
+                    static_cast<const double*>(grad_data), size, opt);
+  }
+};
+
+SgdArrays sgd_arrays(const py::array& param, const py::array& grad,
+                     const py::object& momentum_buffer, const cpu::SgdOptions& opt,
+                     const char* op) {
+  const py::object buf = optional_array(momentum_buffer, op, "momentum_buffer");
+  if (opt.momentum != 0.0 && buf.is_none())
+    fail_value(op, "momentum_buffer is required when momentum != 0 (got None)");
+  SgdArrays a{param, grad, {}};
+  std::vector<Buffer> buffers{{"param", &a.param, true}, {"grad", &a.grad, false}};
+  if (!buf.is_none()) {
+    a.buffer = buf.cast<py::array>();
+    buffers.push_back({"momentum_buffer", &a.buffer, opt.momentum != 0.0});
+  }
+  require_buffers(buffers, op);
+  a.param_data = a.param.mutable_data();
+  a.grad_data = a.grad.data();
+  if (opt.momentum != 0.0) a.buffer_data = a.buffer.mutable_data();
+  a.size = static_cast<int64_t>(a.param.size());
+  a.single = is_float32(a.param);
+  return a;
+}
+
+void sgd_step(py::array& param, const py::array& grad, const py::object& momentum_buffer,
+              double lr, double momentum, double dampening, double weight_decay, bool nesterov,
+              bool maximize, bool first_step) {
+  const char* op = "sgd_step";
+  const cpu::SgdOptions opt = sgd_options(op, lr, momentum, dampening, weight_decay, nesterov,
+                                          maximize, first_step);
+  const SgdArrays arrays = sgd_arrays(param, grad, momentum_buffer, opt, op);
+  py::gil_scoped_release nogil;
+  arrays.run(opt);
+}
+
+// The same step for every parameter of an optimizer's group in one call: a small model's step
+// is otherwise mostly the Python and binding overhead of one call per bias vector.
+void sgd_step_many(const py::list& params, const py::list& grads, const py::list& buffers,
+                   double lr, double momentum, double dampening, double weight_decay,
+                   bool nesterov, bool maximize, bool first_step) {
+  const char* op = "sgd_step_many";
+  const cpu::SgdOptions opt = sgd_options(op, lr, momentum, dampening, weight_decay, nesterov,
+                                          maximize, first_step);
+  const size_t count = params.size();
+  if (grads.size() != count || buffers.size() != count)
+    fail_value(op, "params, grads and momentum_buffers: expected lists of one length, got " +
+                       std::to_string(count) + ", " + std::to_string(grads.size()) + " and " +
+                       std::to_string(buffers.size()));
+  std::vector<SgdArrays> steps;
+  steps.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const auto array_at = [&](const py::list& list, const char* name) {
+      if (!py::isinstance<py::array>(list[i]))
+        fail_type(op, std::string(name) + "[" + std::to_string(i) + "]: expected a NumPy array");
+      return list[i].cast<py::array>();
+    };
+    const std::string which = " (parameter " + std::to_string(i) + ")";
+    try {
+      steps.push_back(sgd_arrays(array_at(params, "params"), array_at(grads, "grads"),
+                                 buffers[i], opt, op));
+    } catch (const py::value_error& e) {
+      throw py::value_error(e.what() + which);
+    } catch (const py::type_error& e) {
+      throw py::type_error(e.what() + which);
+    }
+  }
+  py::gil_scoped_release nogil;
+  for (const SgdArrays& step : steps) step.run(opt);
 }
 
 void adam_step(py::array& param, const py::array& grad, py::array& exp_avg,
@@ -165,6 +230,13 @@ void bind_optim(py::module_& m) {
         "    buf = g on the first step, else momentum * buf + (1 - dampening) * g\n"
         "    g = g + momentum * buf if nesterov else buf\n"
         "  param -= lr * g");
+  m.def("sgd_step_many", &sgd_step_many, py::arg("params"), py::arg("grads"),
+        py::arg("momentum_buffers"), py::kw_only(), py::arg("lr"), py::arg("momentum") = 0.0,
+        py::arg("dampening") = 0.0, py::arg("weight_decay") = 0.0, py::arg("nesterov") = false,
+        py::arg("maximize") = false, py::arg("first_step") = false,
+        "sgd_step on every params[i], grads[i], momentum_buffers[i] (None entries without\n"
+        "momentum) in one call, with the same hyper-parameters; all are checked before any is\n"
+        "updated.");
   m.def("adam_step", &adam_step, py::arg("param"), py::arg("grad"), py::arg("exp_avg"),
         py::arg("exp_avg_sq"), py::arg("step"), py::kw_only(), py::arg("lr") = 1e-3,
         py::arg("beta1") = 0.9, py::arg("beta2") = 0.999, py::arg("eps") = 1e-8,

@@ -6,7 +6,7 @@ import numpy
 import typing
 import types
 cuda: types.ModuleType  # ember._C.cuda, present in CUDA builds
-__all__: list[str] = ['adam_step', 'arithmetic', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gather_rows', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
+__all__: list[str] = ['adam_step', 'arithmetic', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gather_rows', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sgd_step_many', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
 def _conv2d_algorithm(x_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], w_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: typing.Any = (1, 1), padding: typing.Any = (0, 0), dilation: typing.Any = (1, 1), groups: typing.Any = 1, dtype: typing.Any = 'float32') -> str:
     """
     'winograd', 'direct_channels', 'direct' or 'im2col': the kernels conv2d runs for these shapes now.
@@ -149,6 +149,12 @@ def sgd_step(param: numpy.ndarray, grad: numpy.ndarray, momentum_buffer: typing.
         buf = g on the first step, else momentum * buf + (1 - dampening) * g
         g = g + momentum * buf if nesterov else buf
       param -= lr * g
+    """
+def sgd_step_many(params: list, grads: list, momentum_buffers: list, *, lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, dampening: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, maximize: bool = False, first_step: bool = False) -> None:
+    """
+    sgd_step on every params[i], grads[i], momentum_buffers[i] (None entries without
+    momentum) in one call, with the same hyper-parameters; all are checked before any is
+    updated.
     """
 def sigmoid_backward(dout: numpy.ndarray, y: numpy.ndarray) -> numpy.ndarray:
     ...

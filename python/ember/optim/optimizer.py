@@ -1,6 +1,7 @@
 """The Optimizer base class: parameter groups, the loop over parameters, zero_grad and the
-state_dict, in PyTorch's shapes. A subclass defines only `_update`, one parameter's step, which
-calls a fused kernel of the parameter's device backend on the raw arrays, in place.
+state_dict, in PyTorch's shapes. A subclass defines `_update`, one parameter's step, which
+calls a fused kernel of the parameter's device backend on the raw arrays, in place; it may also
+define `_step_group` to update a whole group's parameters in fewer kernel calls.
 """
 
 from __future__ import annotations
@@ -116,14 +117,18 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        state = self.state
         for group in self.param_groups:
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                self._update(p, backend_for(p._device).contiguous(grad._data), state[p], group)
+            params = [p for p in group["params"] if p.grad is not None]
+            if params:
+                self._step_group(group, params)
         return loss
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        """Update `params` (the group's parameters that have a gradient): one `_update` each,
+        unless a subclass steps them together."""
+        state = self.state
+        for p in params:
+            self._update(p, backend_for(p._device).contiguous(p.grad._data), state[p], group)
 
     # ---- checkpoints ----------------------------------------------------------------------------
 

@@ -19,7 +19,10 @@ class SGD(Optimizer):
             g = g + momentum * b if nesterov else b
         p = p - lr * g
 
-    The momentum buffer b is state["momentum_buffer"]; the update is one fused kernel call.
+    The momentum buffer b is state["momentum_buffer"]. The update is one fused kernel pass per
+    parameter, and once every buffer exists, one kernel call for all the parameters of a group
+    on a device (what torch calls foreach): a small model's step is otherwise mostly per-call
+    overhead.
     """
 
     def __init__(
@@ -53,6 +56,39 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        momentum = group["momentum"]
+        state = self.state
+        batches: dict[Any, tuple[list, list, list]] = {}
+        for p in params:
+            backend = p._device.backend
+            grad = backend.contiguous(p.grad._data)
+            buffer = None
+            if momentum != 0:
+                buffer = state[p].get("momentum_buffer")
+                if buffer is None:  # its first step creates the buffer
+                    self._update(p, grad, state[p], group)
+                    continue
+                buffer = buffer._data
+            batch = batches.get(p._device)
+            if batch is None:
+                batch = batches[p._device] = ([], [], [])
+            batch[0].append(p._data)
+            batch[1].append(grad)
+            batch[2].append(buffer)
+        for device, (data, grads, buffers) in batches.items():
+            device.backend.sgd_step_many(
+                data,
+                grads,
+                buffers,
+                lr=group["lr"],
+                momentum=momentum,
+                dampening=group["dampening"],
+                weight_decay=group["weight_decay"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
+            )
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         backend = param._device.backend
