@@ -4,6 +4,7 @@ element of an output they allocate: a reused block holds whatever the last array
 where a fresh mapping would read as zeros."""
 
 import gc
+import sys
 
 import numpy as np
 import pytest
@@ -134,3 +135,31 @@ def test_kernels_write_every_element_of_a_reused_block(case):
     reused = run()
     assert address(reused) == poisoned
     assert np.array_equal(reused, fresh)
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_empty_cache_gives_cached_blocks_back_and_keeps_live_ones():
+    import ember
+
+    x = np.linspace(-1, 1, 2 * FROM // 4, dtype=np.float32)
+    kept = _C.relu_forward(x)
+    dropped = _C.relu_forward(-x)
+    del dropped
+    gc.collect()
+    cached = ember.cpu.memory_cached()
+    assert cached >= 2 * FROM
+    live = _C.block_cache_stats()["live_blocks"]
+    rss = rss_bytes()
+    assert ember.cpu.empty_cache() == cached
+    assert ember.cpu.memory_cached() == 0
+    assert _C.block_cache_stats()["live_blocks"] == live
+    # The freed block was resident (written by the kernel): its pages leave the process.
+    assert rss - rss_bytes() >= 2 * FROM - 4 * MIB
+    np.testing.assert_array_equal(kept, np.maximum(x, 0))
+    again = _C.relu_forward(-x)  # and the cache still serves new outputs
+    np.testing.assert_array_equal(again, np.maximum(-x, 0))

@@ -49,6 +49,19 @@ void bind_runtime(py::module_& m) {
       },
       "Kernel outputs of from_bytes or more: blocks alive in arrays, and freed ones kept for "
       "reuse (at most limit_bytes in all).");
+  m.def(
+      "empty_cache",
+      [] {
+        size_t bytes;
+        {
+          py::gil_scoped_release nogil;
+          bytes = empty_block_cache();
+          trim_freed_memory();
+        }
+        return bytes;
+      },
+      "Free the cached kernel-output blocks and hand the allocator's kept heap back to the OS; "
+      "returns the cached bytes freed.");
   m.def("get_num_threads", &get_num_threads);
   m.def("_physical_cores", &physical_cores, py::arg("sysfs_cpu_dir"), py::arg("cpus"),
         "Distinct (package, core) pairs among cpus in a sysfs tree; 0 if unreadable.");

@@ -64,6 +64,21 @@ class BlockCache {
     for (void* p : evicted) free_huge(p);
   }
 
+  size_t empty() noexcept {
+    std::vector<std::pair<void*, size_t>> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      evicted.swap(free_);
+      cached_bytes_ = 0;
+    }
+    size_t bytes = 0;
+    for (const auto& [block, size] : evicted) {
+      free_huge(block);
+      bytes += size;
+    }
+    return bytes;
+  }
+
   BlockCacheStats stats() {
     std::lock_guard<std::mutex> lock(mutex_);
     return {cached_bytes_, free_.size(), live_.size()};
@@ -87,5 +102,6 @@ BlockCache& cache() {
 void* acquire_block(size_t bytes) { return cache().acquire(bytes); }
 void release_block(void* block) noexcept { cache().release(block); }
 BlockCacheStats block_cache_stats() { return cache().stats(); }
+size_t empty_block_cache() noexcept { return cache().empty(); }
 
 }  // namespace ember

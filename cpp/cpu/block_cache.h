@@ -26,5 +26,7 @@ struct BlockCacheStats {
   size_t cached_bytes, cached_blocks, live_blocks;
 };
 BlockCacheStats block_cache_stats();
+// Frees every cached block (blocks still in use are untouched); returns the bytes given back.
+size_t empty_block_cache() noexcept;
 
 }  // namespace ember

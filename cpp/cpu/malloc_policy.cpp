@@ -24,4 +24,10 @@ const char* apply_malloc_policy() {
 #endif
 }
 
+void trim_freed_memory() noexcept {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 }  // namespace ember

@@ -16,4 +16,8 @@ namespace ember {
 // Applies the policy once; returns what is in force, for build_info().
 const char* apply_malloc_policy();
 
+// Hands the allocator's freed-but-kept memory back to the OS now (glibc's malloc_trim); a no-op
+// with other C libraries.
+void trim_freed_memory() noexcept;
+
 }  // namespace ember

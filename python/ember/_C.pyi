@@ -6,7 +6,7 @@ import numpy
 import typing
 import types
 cuda: types.ModuleType  # ember._C.cuda, present in CUDA builds
-__all__: list[str] = ['adam_step', 'arithmetic', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'fma_peak', 'gather_rows', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sgd_step_many', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
+__all__: list[str] = ['adam_step', 'arithmetic', 'avg_pool2d_backward', 'avg_pool2d_forward', 'bce_backward', 'bce_forward', 'bce_with_logits_backward', 'bce_with_logits_forward', 'block_cache_stats', 'bmm', 'build_info', 'conv2d_backward', 'conv2d_forward', 'cross_entropy_backward', 'cross_entropy_forward', 'cuda', 'dropout_backward', 'dropout_forward', 'dropout_mask', 'empty_cache', 'fma_peak', 'gather_rows', 'gelu_backward', 'gelu_forward', 'gemm', 'get_num_threads', 'get_simd', 'leaky_relu_backward', 'leaky_relu_forward', 'linear_backward', 'linear_forward', 'log_softmax_backward', 'log_softmax_forward', 'max_pool2d_backward', 'max_pool2d_forward', 'mse_backward', 'mse_forward', 'philox4x32_10', 'relu_backward', 'relu_forward', 'set_num_threads', 'set_simd', 'sgd_step', 'sgd_step_many', 'sigmoid_backward', 'sigmoid_forward', 'softmax_backward', 'softmax_forward', 'tanh_backward', 'tanh_forward']
 def _conv2d_algorithm(x_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], w_shape: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], stride: typing.Any = (1, 1), padding: typing.Any = (0, 0), dilation: typing.Any = (1, 1), groups: typing.Any = 1, dtype: typing.Any = 'float32') -> str:
     """
     'winograd', 'direct_channels', 'direct' or 'im2col': the kernels conv2d runs for these shapes now.
@@ -78,6 +78,10 @@ def dropout_forward(x: numpy.ndarray, p: typing.SupportsFloat | typing.SupportsI
 def dropout_mask(n: typing.SupportsInt | typing.SupportsIndex, p: typing.SupportsFloat | typing.SupportsIndex, seed: typing.Any, offset: typing.Any, dtype: typing.Any = 'float32') -> numpy.ndarray:
     """
     The keep mask (1 kept, 0 dropped) of n elements, as float32, float64 or bool.
+    """
+def empty_cache() -> int:
+    """
+    Free the cached kernel-output blocks and hand the allocator's kept heap back to the OS; returns the cached bytes freed.
     """
 def fma_peak(threads: typing.SupportsInt | typing.SupportsIndex = 1, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
     """

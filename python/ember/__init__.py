@@ -85,6 +85,7 @@ _LAZY_MODULES = (
     "serialization",
     "utils",
     "cuda",
+    "cpu",
 )
 _LAZY_NAMES = {
     "save": "ember.serialization",
