@@ -40,6 +40,11 @@ class DataLoader:
 
     `prefetch=k` prepares up to k batches ahead in one background thread (0: none). The thread
     stops when the epoch ends or the iterator is dropped; its exceptions surface in the loop.
+    It pays only when preparing a batch takes long (heavy transforms) and a core is left for it:
+    the thread shares the GIL with the training loop and, when ember's kernels use every core,
+    competes with their threads. On 2 cores with 2 kernel threads, an MNIST MLP epoch with
+    random crops went from 0.78 s to 0.91 s with prefetch=1, and with in-memory tensors from
+    0.48 s to 1.05 s; with 1 kernel thread, prefetch=1 gained 3% on the crops.
     `len(loader)` is the number of batches per epoch.
     """
 
