@@ -406,6 +406,23 @@ def test_integer_and_comparison_ops_match_numpy():
 # ---- devices, memory, runtime ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_keeps_nan_and_negative_zero_like_cpu(dtype):
+    x = np.array([np.nan, -0.0, 0.0, -1.5, 2.0, np.inf, -np.inf], dtype)
+    dout = np.arange(1, 8, dtype=dtype)
+    results = []
+    for device in ("cpu", CUDA):
+        t = ember.tensor(x, device=device, requires_grad=True)
+        y = F.relu(t)
+        y.backward(ember.tensor(dout, device=device))
+        results.append((host(y), host(t.grad)))
+    (y_cpu, g_cpu), (y_gpu, g_gpu) = results
+    assert y_gpu.tobytes() == y_cpu.tobytes()  # NaN stays NaN, -0 stays -0
+    assert np.isnan(y_gpu[0]) and np.signbit(y_gpu[1])
+    np.testing.assert_array_equal(g_gpu, g_cpu)
+    assert g_gpu[0] == dout[0] and g_gpu[1] == 0
+
+
 def test_build_info_reports_cuda():
     info = ember.build_info()
     assert info["cuda"] is True

@@ -324,6 +324,27 @@ def test_nan_propagates(simd):
             assert np.isnan(y[0, 1]) and np.all(np.isfinite(np.delete(y, 1)))
 
 
+def test_relu_keeps_nan_and_negative_zero_as_torch(simd):
+    """ReLU must not turn a NaN into 0 (a diverging model would hide its NaNs behind the next
+    ReLU), and its gradient passes where the input is NaN, as torch's threshold_backward."""
+    for dtype in (np.float32, np.float64):
+        # 37 elements: the specials land in vector bodies and in the scalar tail.
+        x = np.tile(np.array([np.nan, -0.0, 0.0, -1.5, 2.0, np.inf, -np.inf], dtype), 6)[:37]
+        dout = np.arange(1, 38, dtype=dtype)
+        y = _C.relu_forward(x)
+        expected = ref.relu(x).astype(dtype)
+        assert y.tobytes() == expected.tobytes()  # NaN where x is NaN, -0 where x is -0
+        assert np.isnan(y[0]) and np.signbit(y[1]) and y[3] == 0 and y[5] == np.inf
+        dx = _C.relu_backward(dout, x)
+        np.testing.assert_array_equal(dx, ref.relu_backward(dout, x).astype(dtype))
+        assert dx[0] == dout[0] and dx[1] == 0 and dx[2] == 0 and dx[4] == dout[4]
+        if torch is not None:
+            t = torch.from_numpy(x.copy()).requires_grad_()
+            torch.relu(t).backward(torch.from_numpy(dout))
+            assert torch.relu(t).detach().numpy().tobytes() == y.tobytes()
+            np.testing.assert_array_equal(t.grad.numpy(), dx)
+
+
 def test_float32_long_rows_sum_accurately(simd):
     """100_003 columns on every path: the row sums (accumulated in double) keep a float32 softmax
     within a few ulp of float64 on long rows too."""

@@ -12,9 +12,12 @@
 
 namespace ember::cpu {
 
+// out = inp < 0 ? 0 : inp, PyTorch's clamp_min(0): NaN stays NaN (a diverging model must not
+// have its NaNs hidden by the next ReLU) and -0 stays -0.
 template <typename T>
 void relu_forward(T* out, const T* inp, int64_t n);
-// dinp = dout where inp > 0, else 0 (PyTorch's convention: zero gradient at inp == 0).
+// dinp = inp <= 0 ? 0 : dout (PyTorch's threshold_backward): zero gradient at inp == 0, and
+// dout passes through where inp is NaN.
 template <typename T>
 void relu_backward(T* dinp, const T* dout, const T* inp, int64_t n);
 

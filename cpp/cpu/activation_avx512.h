@@ -1,4 +1,4 @@
-// AVX-512F float32 paths of the softmax rows and of sigmoid (activation_avx512.cpp): the same
+// AVX-512F float32 paths of the softmax rows, sigmoid and ReLU (activation_avx512.cpp): the same
 // arithmetic as activation_avx2.h's on 16 lanes. Call only when
 // ember::active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH; the
 // portable loops in activation.cpp and softmax_rows.cpp are the reference for each.
@@ -33,5 +33,8 @@ void scale_row(float* y, float a, int64_t n);
 void log_softmax_backward_row(float* dinp, const float* dout, const float* y, float s, int64_t n);
 
 void sigmoid_forward(float* out, const float* x, int64_t n);
+// out = x < 0 ? 0 : x and dinp = x <= 0 ? 0 : dout, as the portable loops (NaN and -0 included).
+void relu_forward(float* out, const float* x, int64_t n);
+void relu_backward(float* dinp, const float* dout, const float* x, int64_t n);
 
 }  // namespace ember::cpu::avx512

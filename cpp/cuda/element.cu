@@ -124,7 +124,9 @@ __device__ inline T unary_value(UnaryOp op, T x, double lo, double hi, bool has_
       if (has_hi && r > static_cast<T>(hi)) r = static_cast<T>(hi);
       return r;
     }
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::Relu:  // NaN and -0 pass, as torch's clamp_min(0)
+      if constexpr (std::is_unsigned<T>::value) return x;
+      else return x < T(0) ? T(0) : x;
     default: break;
   }
   if constexpr (std::is_floating_point<T>::value) {
@@ -203,7 +205,7 @@ __device__ inline T binary_value(BinaryOp op, T a, T b, T param) {
       case BinaryOp::Div: return a / b;
       case BinaryOp::Pow: return std::pow(a, b);
       // Activation backwards: a is the upstream gradient, b the saved input or output.
-      case BinaryOp::ReluBackward: return b > T(0) ? a : T(0);
+      case BinaryOp::ReluBackward: return b <= T(0) ? T(0) : a;
       case BinaryOp::LeakyReluBackward: return b > T(0) ? a : param * a;
       case BinaryOp::SigmoidBackward: return a * b * (T(1) - b);
       case BinaryOp::TanhBackward: return a * (T(1) - b * b);

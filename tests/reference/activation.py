@@ -6,11 +6,13 @@ import numpy as np
 
 
 def relu(x):
-    return np.maximum(x, 0.0)
+    # torch's clamp_min(0): NaN and -0 pass through.
+    return np.where(x < 0, 0.0, x)
 
 
 def relu_backward(dout, x):
-    return dout * (x > 0)
+    # torch's threshold_backward: zero where x <= 0, dout elsewhere (NaN inputs included).
+    return np.where(x <= 0, 0.0, dout)
 
 
 def leaky_relu(x, negative_slope=0.01):
