@@ -223,6 +223,31 @@ def test_sgd_parameters_joining_late_follow_the_formula(monkeypatch):
     assert calls == [1, 1, 2, 2, 3]
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_foreach_false_steps_each_parameter_alone_with_the_same_result(monkeypatch, momentum):
+    calls = []
+    real = cpu_backend.sgd_step_many
+
+    def spy(params, *args, **kwargs):
+        calls.append(len(params))
+        return real(params, *args, **kwargs)
+
+    monkeypatch.setattr(cpu_backend, "sgd_step_many", spy, raising=False)
+    histories = {}
+    for foreach in (None, True, False):
+        calls.clear()
+
+        def make(ps, foreach=foreach):
+            return SGD(ps, lr=0.1, momentum=momentum, weight_decay=0.01, foreach=foreach)
+
+        histories[foreach] = ember_trajectory(make, np.float32, steps=5)[0]
+        assert (calls == []) == (foreach is False)
+    for batched in (None, True):
+        for step_a, step_b in zip(histories[batched], histories[False]):
+            for a, b in zip(step_a, step_b):
+                np.testing.assert_array_equal(a, b)
+
+
 def test_zero_grad():
     params = [Parameter(x.astype(np.float32)) for x in INIT]
     opt = SGD(params, lr=0.1)
@@ -332,6 +357,7 @@ def test_load_state_dict_rejects_a_different_layout():
         (lambda p: SGD(p, weight_decay=-1e-4), r"Invalid weight_decay value: -0.0001"),
         (lambda p: SGD(p, nesterov=True), r"Nesterov momentum requires a momentum"),
         (lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True), r"zero dampening"),
+        (lambda p: SGD(p, foreach="yes"), r"foreach must be None, True or False, got 'yes'"),
         (lambda p: SGD([{"params": p, "lr": -2.0}], lr=0.1), r"Invalid learning rate: -2.0"),
         (lambda p: Adam(p, lr=-1.0), r"Invalid learning rate: -1.0"),
         (lambda p: Adam(p, eps=-1e-8), r"Invalid epsilon value: -1e-08"),

@@ -20,9 +20,10 @@ class SGD(Optimizer):
         p = p - lr * g
 
     The momentum buffer b is state["momentum_buffer"]. The update is one fused kernel pass per
-    parameter, and once every buffer exists, one kernel call for all the parameters of a group
-    on a device (what torch calls foreach): a small model's step is otherwise mostly per-call
-    overhead.
+    parameter. With foreach (None, the default, or True) the parameters of a group on one device
+    whose buffers exist are stepped by one kernel call, as torch's foreach implementation: a
+    small model's step is otherwise mostly per-call overhead. foreach=False makes one call per
+    parameter; the results are the same bit for bit.
     """
 
     def __init__(
@@ -35,6 +36,7 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
     ) -> None:
         defaults = dict(
             lr=lr,
@@ -43,6 +45,7 @@ class SGD(Optimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             maximize=maximize,
+            foreach=foreach,
         )
         super().__init__(params, defaults)
 
@@ -56,8 +59,13 @@ class SGD(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        foreach = group.get("foreach")
+        if foreach is not None and not isinstance(foreach, bool):
+            raise ValueError(f"foreach must be None, True or False, got {foreach!r}")
 
     def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        if group.get("foreach") is False:
+            return super()._step_group(group, params)
         momentum = group["momentum"]
         state = self.state
         batches: dict[Any, tuple[list, list, list]] = {}
