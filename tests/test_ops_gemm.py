@@ -216,6 +216,9 @@ def test_gemm_threads(case):
         (5, 1500, 70, True),
         (64, 300, 700, True),  # on one thread computed as C^T = B A^T
         (13, 61, 100, True),  # the same, neither side a multiple of the 8 x 8 transposes
+        (64, 120, 400, True),  # swapped from 1.5x taller when A's rows fill whole panels
+        (60, 100, 90, True),  # the same with a partial panel and a partial row tile
+        (48, 100, 64, True),  # direct: 48 rows would pad a third of the swapped panels
         (45, 190, 33, True),
     ],
     ids=str,
@@ -235,6 +238,9 @@ def test_gemm_independent_of_thread_count(M, N, K, trans_b, simd):
                 out = c.copy()
                 results.append(_C.gemm(a, b, trans_b=trans_b, alpha=alpha, beta=beta, out=out))
         assert np.array_equal(results[0], results[1]), (alpha, beta)
+        op_b = (b.T if trans_b else b).astype(np.float64)
+        expected = alpha * (a.astype(np.float64) @ op_b) + beta * c
+        np.testing.assert_allclose(results[0], expected, rtol=1e-4, atol=1e-3)
 
 
 def test_bmm_matches_gemm_per_matrix(simd):

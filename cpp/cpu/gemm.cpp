@@ -29,10 +29,11 @@
 //      microkernel's strides instead of being packed (e.g. B when M <= 24);
 //    - C = A B^T with M <= kDotMaxRows (a Linear layer on a few samples) runs as dot products of
 //      rows of A and B, both contiguous along K (AVX2 path);
-//    - C = A B^T with up to 2 NR rows and B at least 4x taller (a Linear layer on a small batch),
-//      on one thread, with beta = 0 or alpha = beta = 1, runs as C^T = B A^T: B is then read in
-//      place instead of transposed into packed panels, and only the small A and the result are
-//      transposed; every element is computed exactly as on the direct path.
+//    - C = A B^T with up to 2 NR rows and B at least 4x taller (1.5x when A's rows fill whole
+//      NR-wide panels; a Linear layer on a small batch), on one thread, with beta = 0 or
+//      alpha = beta = 1, runs as C^T = B A^T: B is then read in place instead of transposed into
+//      packed panels, and only the small A and the result are transposed; every element is
+//      computed exactly as on the direct path.
 //  * Block sizes target Zen 3 (32 KiB L1d, 512 KiB L2 per core). float: KC = 256 (a B micro-panel
 //    is 16 KiB, half of L1), MC = 144 (A block 144 KiB), NC = 3072 (B block 3 MiB). double: KC =
 //    256, MC = 72, NC = 1536 (same byte sizes). The AVX-512 path targets recent Xeons (48 KiB L1d,
@@ -303,7 +304,10 @@ void gemm_dot(const Problem<T>& p, int threads, gemm_detail::DotKernel<T> dot) {
 // AVX-512 (C = A B^T, M x N x K): 64x256x784 -9%, 64x1024x1024 -21%, 32x512x784 -25%; with more
 // rows it loses (128x512x256 +30%), hence M <= 2 NR. With a team, every thread would pack all of
 // A and the transpose of the result runs alone: on 2 threads it measured level or slower, so it
-// is used on one thread only.
+// is used on one thread only. From 1.5x taller it pays too when A's rows fill the swapped tile's
+// NR-wide columns (at most 1/8 padding): 64x200x512 -20%, 64x120x400 (LeNet's first dense
+// layer) -10%, 32x64x256 -8%; with 48 or 16 rows (33% and 100% padding) or B only as tall as A
+// it lost 10-130%.
 constexpr int64_t kSwapMinRatio = 4;
 
 // Every element takes the same operations in the same order as on the direct path (the same K
@@ -347,13 +351,19 @@ void gemm_swapped(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
   if (result.size() > kKeptElements) std::vector<T>().swap(result);
 }
 
+bool swap_pays(int64_t M, int64_t N, int64_t NR) {
+  if (N >= kSwapMinRatio * M) return true;
+  const int64_t padding = ceil_div(M, NR) * NR - M;
+  return 2 * N >= 3 * M && 8 * padding <= M;
+}
+
 template <typename T, int MR, int NR>
 void gemm_run(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
   const bool nt = p.trans_b && !p.trans_a;
   if (ks.dot && nt && p.M <= kDotMaxRows)
     gemm_dot(p, threads, ks.dot);
   else if (nt && threads == 1 && (p.beta == T(0) || (p.alpha == T(1) && p.beta == T(1))) &&
-           p.N >= kSwapMinRatio * p.M && p.M >= MR && p.M <= 2 * NR)
+           p.M >= MR && p.M <= 2 * NR && swap_pays(p.M, p.N, NR))
     gemm_swapped<T, MR, NR>(p, threads, ks);
   else
     gemm_parallel<T, MR, NR>(p, threads, ks);
