@@ -219,6 +219,8 @@ def test_gemm_threads(case):
         (64, 120, 400, True),  # swapped from 1.5x taller when A's rows fill whole panels
         (60, 100, 90, True),  # the same with a partial panel and a partial row tile
         (48, 100, 64, True),  # direct: 48 rows would pad a third of the swapped panels
+        (64, 10, 128, True),  # an output layer: swapped onto the wide tile on one thread
+        (60, 7, 300, True),  # the same with partial tiles both ways
         (45, 190, 33, True),
     ],
     ids=str,

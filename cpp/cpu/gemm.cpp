@@ -29,9 +29,9 @@
 //      microkernel's strides instead of being packed (e.g. B when M <= 24);
 //    - C = A B^T with M <= kDotMaxRows (a Linear layer on a few samples) runs as dot products of
 //      rows of A and B, both contiguous along K (AVX2 path);
-//    - C = A B^T with up to 2 NR rows and B at least 4x taller (1.5x when A's rows fill whole
-//      NR-wide panels; a Linear layer on a small batch), on one thread, with beta = 0 or
-//      alpha = beta = 1, runs as C^T = B A^T: B is then read in place instead of transposed into
+//    - C = A B^T with up to 2 NR rows and B at least 4x taller (1.5x, or under half a tile
+//      wide, when A's rows fill whole NR-wide panels; a Linear layer on a small batch), on one
+//      thread, with beta = 0 or alpha = beta = 1, runs as C^T = B A^T: B is then read in place instead of transposed into
 //      packed panels, and only the small A and the result are transposed; every element is
 //      computed exactly as on the direct path.
 //  * Block sizes target Zen 3 (32 KiB L1d, 512 KiB L2 per core). float: KC = 256 (a B micro-panel
@@ -304,10 +304,12 @@ void gemm_dot(const Problem<T>& p, int threads, gemm_detail::DotKernel<T> dot) {
 // AVX-512 (C = A B^T, M x N x K): 64x256x784 -9%, 64x1024x1024 -21%, 32x512x784 -25%; with more
 // rows it loses (128x512x256 +30%), hence M <= 2 NR. With a team, every thread would pack all of
 // A and the transpose of the result runs alone: on 2 threads it measured level or slower, so it
-// is used on one thread only. From 1.5x taller it pays too when A's rows fill the swapped tile's
-// NR-wide columns (at most 1/8 padding): 64x200x512 -20%, 64x120x400 (LeNet's first dense
-// layer) -10%, 32x64x256 -8%; with 48 or 16 rows (33% and 100% padding) or B only as tall as A
-// it lost 10-130%.
+// is used on one thread only. When A's rows fill the swapped tile's NR-wide columns (at most 1/8
+// padding) it pays from 1.5x taller: 64x200x512 -20%, 64x120x400 (LeNet's first dense layer)
+// -10%, 32x64x256 -8%; with 48 or 16 rows (33% and 100% padding) or B only as tall as A it lost
+// 10-130%. It also pays for an output layer narrower than half a tile (N < NR / 2), whose direct
+// tile is mostly padding: on AVX-512 such products move to the wide kernel, swapped, instead of
+// the AVX2 one: 64x10x128 3.8 -> 2.9 us, 64x10x784 18.4 -> 12.8 us, 64x8x512 11.7 -> 8.3 us.
 constexpr int64_t kSwapMinRatio = 4;
 
 // Every element takes the same operations in the same order as on the direct path (the same K
@@ -351,10 +353,18 @@ void gemm_swapped(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
   if (result.size() > kKeptElements) std::vector<T>().swap(result);
 }
 
-bool swap_pays(int64_t M, int64_t N, int64_t NR) {
-  if (N >= kSwapMinRatio * M) return true;
-  const int64_t padding = ceil_div(M, NR) * NR - M;
-  return 2 * N >= 3 * M && 8 * padding <= M;
+// Whether C = A B^T runs as C^T = B A^T (see above) on a tile of MR x NR.
+template <typename T>
+bool runs_swapped(const Problem<T>& p, int threads, int64_t MR, int64_t NR) {
+  const bool nt = p.trans_b && !p.trans_a;
+  if (!nt || threads != 1 || !(p.beta == T(0) || (p.alpha == T(1) && p.beta == T(1))) ||
+      p.M < MR || p.M > 2 * NR)
+    return false;
+  if (p.N >= kSwapMinRatio * p.M) return true;
+  const int64_t padding = ceil_div(p.M, NR) * NR - p.M;
+  if (8 * padding > p.M) return false;
+  // B 1.5x taller than A, or an output layer so narrow that the direct tile is mostly padding.
+  return 2 * p.N >= 3 * p.M || (2 * p.N < NR && p.M >= NR);
 }
 
 template <typename T, int MR, int NR>
@@ -362,21 +372,22 @@ void gemm_run(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
   const bool nt = p.trans_b && !p.trans_a;
   if (ks.dot && nt && p.M <= kDotMaxRows)
     gemm_dot(p, threads, ks.dot);
-  else if (nt && threads == 1 && (p.beta == T(0) || (p.alpha == T(1) && p.beta == T(1))) &&
-           p.M >= MR && p.M <= 2 * NR && swap_pays(p.M, p.N, NR))
+  else if (runs_swapped(p, threads, MR, NR))
     gemm_swapped<T, MR, NR>(p, threads, ks);
   else
     gemm_parallel<T, MR, NR>(p, threads, ks);
 }
 
 // Up to this many columns of C, the AVX2 tile (two 8-lane vectors wide) pads less than the
-// AVX-512 tile (two 16-lane vectors) saves: a 10-column output layer runs faster on AVX2.
+// AVX-512 tile (two 16-lane vectors) saves: a 10-column output layer runs faster on AVX2, unless
+// it runs swapped (runs_swapped), where its rows become the wide side.
 constexpr int64_t kAvx512MinCols = 17;
 
 void gemm_dispatch(const Problem<float>& p, int threads) {
   namespace d = gemm_detail;
 #ifdef EMBER_HAVE_AVX512_PATH
-  if (active_simd() == SimdPath::Avx512 && p.N >= kAvx512MinCols) {
+  if (active_simd() == SimdPath::Avx512 &&
+      (p.N >= kAvx512MinCols || runs_swapped(p, threads, d::kAvx512MrF32, d::kAvx512NrF32))) {
     gemm_run<float, d::kAvx512MrF32, d::kAvx512NrF32>(
         p, threads,
         {d::microkernel_avx512_f32, d::pack_rows_avx512_f32, d::pack_cols_avx512_f32,
