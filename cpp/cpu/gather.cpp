@@ -10,8 +10,9 @@ namespace ember::cpu {
 namespace {
 
 constexpr int64_t kLine = 64;
-// Rows prefetched ahead of the one being copied: enough to cover a DRAM access plus a page walk
-// with one MNIST-sized row (3 KiB) copied per step, few enough not to evict them again.
+// Asking for every line of the rows ahead issues their misses together, where memcpy alone
+// waits for the first line of each row before the hardware prefetcher follows: 64 MNIST rows in
+// a training loop, 40 -> 37.5 us on one thread. How far ahead (1 to 16 rows) measured the same.
 constexpr int64_t kAhead = 4;
 
 inline void prefetch_row(const char* row, int64_t row_bytes) {

@@ -1,9 +1,9 @@
 """take_rows: `array[indices]` for one batch, through the native row gather where it applies.
 
-A shuffled batch reads rows scattered over the whole dataset; NumPy copies them one at a time,
-each waiting on its own cache and TLB misses. ember._C.gather_rows prefetches rows ahead and
-splits large batches among threads (1.3x faster on one thread inside an MNIST training loop,
-2x on two). Anything it does not take (views, object arrays, other index kinds) stays NumPy's.
+NumPy's fancy index copies a batch's rows on one thread. ember._C.gather_rows prefetches rows
+ahead and splits large batches among the threads: inside an MNIST training loop a 64-image
+batch takes 37-38 us on one thread (as NumPy) and 24-25 us on two (NumPy 36-37). Anything it
+does not take (views, object arrays, other index kinds) stays NumPy's.
 """
 
 from __future__ import annotations
