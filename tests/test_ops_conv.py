@@ -385,3 +385,22 @@ def test_conv2d_backward_rejects_bad_input():
         _C.conv2d_backward(np.zeros((2, 6, 6, 12))[..., ::2], X, W)
     with pytest.raises(ValueError, match=r"\[conv2d_backward\] groups=4 must divide the output"):
         _C.conv2d_backward(dout, X, np.zeros((6, 1, 3, 3)), groups=4)
+
+
+@pytest.mark.parametrize("plane", [(3, 5), (40, 41), (64, 70)], ids=str)
+def test_bias_gradient_sums_long_planes_accurately(plane):
+    """dbias sums each output plane in float chunks and the chunks in double: planes shorter
+    than a chunk, spanning several with a ragged end, and a large offset that a single float
+    accumulator would round away must all agree with float64 to float32's own rounding."""
+    h, w = plane
+    rng = np.random.default_rng(7)
+    dout = (1000.0 + rng.standard_normal((16, 3, h, w))).astype(np.float32)
+    x = rng.standard_normal((16, 2, h, w)).astype(np.float32)
+    weight = rng.standard_normal((3, 2, 1, 1)).astype(np.float32)
+    _, _, db = _C.conv2d_backward(dout, x, weight, need_dx=False, need_dweight=False)
+    expected = dout.astype(np.float64).sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(db, expected, rtol=2e-7)
+    one_float_sum = np.zeros(3, np.float32)
+    for value in dout.transpose(1, 0, 2, 3).reshape(3, -1).T:  # what a plain float loop gives
+        one_float_sum += value
+    assert np.max(np.abs(one_float_sum - expected) / expected) > 2e-7  # the test can fail

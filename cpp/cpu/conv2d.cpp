@@ -52,24 +52,34 @@ int batch_threads(const Conv2dShape& s) {
   return conv_batch::threads(s.N, s.N * s.O * s.col_rows_per_group() * s.out_plane());
 }
 
-// dbias[o] = sum of dout[n, o, :, :] over n, in double, eight interleaved partial sums per row so
-// the loop is not bound by the latency of one long dependency chain.
+// dbias[o] = sum of dout[n, o, :, :] over n. Each row is summed in chunks of kBiasChunk elements
+// on kBiasLanes partial sums of T, which vectorise, and the chunks in double (the scheme of the
+// softmax rows): a float chunk of 1024 carries ~64 additions per lane, far below float32's
+// precision limit, while the double accumulation keeps long sums over big batches exact enough.
+// Converting every element to double cost LeNet's first layer 66 us of its 557 us backward.
+constexpr int kBiasLanes = 16;
+constexpr int64_t kBiasChunk = 64 * kBiasLanes;
+
 template <typename T>
 void bias_gradient(T* dbias, const T* dout, const Conv2dShape& s) {
   const int64_t P = s.out_plane();
 #pragma omp parallel for num_threads(threads_for(s.N * s.O * P)) schedule(static)
   for (int64_t o = 0; o < s.O; ++o) {
-    double lanes[8] = {};
-    double tail = 0;
+    double sum = 0;
     for (int64_t n = 0; n < s.N; ++n) {
       const T* row = dout + (n * s.O + o) * P;
-      int64_t p = 0;
-      for (; p + 8 <= P; p += 8)
-        for (int l = 0; l < 8; ++l) lanes[l] += row[p + l];
-      for (; p < P; ++p) tail += row[p];
+      for (int64_t c0 = 0; c0 < P; c0 += kBiasChunk) {
+        const int64_t c1 = std::min(P, c0 + kBiasChunk);
+        T lanes[kBiasLanes] = {};
+        int64_t p = c0;
+        for (; p + kBiasLanes <= c1; p += kBiasLanes)
+          for (int l = 0; l < kBiasLanes; ++l) lanes[l] += row[p + l];
+        double chunk = 0;
+        for (; p < c1; ++p) chunk += row[p];
+        for (const T lane : lanes) chunk += lane;
+        sum += chunk;
+      }
     }
-    double sum = tail;
-    for (double lane : lanes) sum += lane;
     dbias[o] = static_cast<T>(sum);
   }
 }
