@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bindings/checks.h"
+#include "bindings/elementwise.h"
 #include "bindings/registry.h"
 #include "cpu/dropout.h"
 #include "cpu/philox.h"
@@ -36,22 +37,11 @@ void require_probability(double p, const char* op) {
 template <typename Kernel>
 py::array masked(const py::array& x, double p, const py::handle& seed, const py::handle& offset,
                  const char* op, const char* name, Kernel kernel) {
-  require_float(x, op, name);
   require_probability(p, op);
   const uint64_t s = as_uint64(seed, op, "seed");
   const uint64_t o = as_uint64(offset, op, "offset");
-  return dispatch_float(x, [&](auto tag) -> py::array {
-    using T = decltype(tag);
-    py::array out = empty_like_dims<T>(dims_of(x));
-    T* y = mut_ptr<T>(out);
-    const T* in = ptr<T>(x);
-    const int64_t n = x.size();
-    {
-      py::gil_scoped_release nogil;
-      kernel(y, in, n, p, s, o);
-    }
-    return out;
-  });
+  return unary(x, op, name,
+               [&](auto* y, const auto* in, int64_t n) { kernel(y, in, n, p, s, o); });
 }
 
 py::array dropout_forward(const py::array& x, double p, const py::handle& seed,
