@@ -190,10 +190,9 @@ def test_step_skips_parameters_without_grad_and_returns_closure_loss():
     assert len(opt.state_dict()["state"]) == 1  # only the stepped parameter has a buffer
 
 
-def test_sgd_parameters_joining_late_follow_the_formula(monkeypatch):
-    """After their first step, a group's parameters are stepped by one multi-tensor call per
-    device; a parameter whose first gradient arrives later must still start its buffer from
-    that gradient."""
+@pytest.fixture
+def sgd_many_calls(monkeypatch):
+    """The number of parameters in each call of the CPU backend's sgd_step_many."""
     calls = []
     real = cpu_backend.sgd_step_many
 
@@ -202,6 +201,13 @@ def test_sgd_parameters_joining_late_follow_the_formula(monkeypatch):
         return real(params, *args, **kwargs)
 
     monkeypatch.setattr(cpu_backend, "sgd_step_many", spy, raising=False)
+    return calls
+
+
+def test_sgd_parameters_joining_late_follow_the_formula(sgd_many_calls):
+    """After their first step, a group's parameters are stepped by one multi-tensor call per
+    device; a parameter whose first gradient arrives later must still start its buffer from
+    that gradient."""
     params = [Parameter(x.astype(np.float64)) for x in INIT]
     opt = SGD(params, lr=0.1, momentum=0.9, weight_decay=0.01)
     expected = [x.copy() for x in INIT]
@@ -220,28 +226,22 @@ def test_sgd_parameters_joining_late_follow_the_formula(monkeypatch):
             np.testing.assert_allclose(p.detach().numpy(), e, rtol=1e-13, atol=1e-14)
     # Steps 0, 2 and 4 each start a buffer (one parameter alone, no batch); the rest batch every
     # parameter that already has one.
-    assert calls == [1, 1, 2, 2, 3]
+    assert sgd_many_calls == [1, 1, 2, 2, 3]
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_sgd_foreach_false_steps_each_parameter_alone_with_the_same_result(monkeypatch, momentum):
-    calls = []
-    real = cpu_backend.sgd_step_many
-
-    def spy(params, *args, **kwargs):
-        calls.append(len(params))
-        return real(params, *args, **kwargs)
-
-    monkeypatch.setattr(cpu_backend, "sgd_step_many", spy, raising=False)
+def test_sgd_foreach_false_steps_each_parameter_alone_with_the_same_result(
+    sgd_many_calls, momentum
+):
     histories = {}
     for foreach in (None, True, False):
-        calls.clear()
+        sgd_many_calls.clear()
 
         def make(ps, foreach=foreach):
             return SGD(ps, lr=0.1, momentum=momentum, weight_decay=0.01, foreach=foreach)
 
         histories[foreach] = ember_trajectory(make, np.float32, steps=5)[0]
-        assert (calls == []) == (foreach is False)
+        assert (sgd_many_calls == []) == (foreach is False)
     for batched in (None, True):
         for step_a, step_b in zip(histories[batched], histories[False]):
             for a, b in zip(step_a, step_b):

@@ -1448,21 +1448,9 @@ def sgd_step(
     )
 
 
-def sgd_step_many(
-    params,
-    grads,
-    momentum_buffers,
-    *,
-    lr,
-    momentum=0.0,
-    dampening=0.0,
-    weight_decay=0.0,
-    nesterov=False,
-    maximize=False,
-    first_step=False,
-) -> None:
-    """sgd_step on each (param, grad, momentum_buffer) in turn, with the same hyper-parameters
-    (see ember._C.sgd_step_many); dtypes and buffers are checked before any is updated."""
+def sgd_step_many(params, grads, momentum_buffers, **options) -> None:
+    """sgd_step(param, grad, buffer, **options) on each triple in turn (see
+    ember._C.sgd_step_many); dtypes and buffers are checked before any is updated."""
     if not len(params) == len(grads) == len(momentum_buffers):
         raise ValueError(
             f"[sgd_step_many] params, grads and momentum_buffers: expected lists of one length, "
@@ -1470,23 +1458,12 @@ def sgd_step_many(
         )
     for param, grad, buffer in zip(params, grads, momentum_buffers):
         _require_float("sgd_step_many", param, grad, buffer)
-        if momentum != 0.0 and buffer is None:
+        if options.get("momentum", 0.0) != 0.0 and buffer is None:
             raise ValueError(
                 "[sgd_step_many] momentum_buffer is required when momentum != 0 (got None)"
             )
     for param, grad, buffer in zip(params, grads, momentum_buffers):
-        sgd_step(
-            param,
-            grad,
-            buffer,
-            lr=lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-            maximize=maximize,
-            first_step=first_step,
-        )
+        sgd_step(param, grad, buffer, **options)
 
 
 def adam_step(

@@ -86,17 +86,7 @@ class SGD(Optimizer):
             batch[1].append(grad)
             batch[2].append(buffer)
         for device, (data, grads, buffers) in batches.items():
-            device.backend.sgd_step_many(
-                data,
-                grads,
-                buffers,
-                lr=group["lr"],
-                momentum=momentum,
-                dampening=group["dampening"],
-                weight_decay=group["weight_decay"],
-                nesterov=group["nesterov"],
-                maximize=group["maximize"],
-            )
+            device.backend.sgd_step_many(data, grads, buffers, **_kernel_options(group))
 
     def _update(self, param: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]):
         backend = param._device.backend
@@ -111,15 +101,12 @@ class SGD(Optimizer):
                 )
                 first_step = True
             buffer = buffer._data
-        backend.sgd_step(
-            param._data,
-            grad,
-            buffer,
-            lr=group["lr"],
-            momentum=momentum,
-            dampening=group["dampening"],
-            weight_decay=group["weight_decay"],
-            nesterov=group["nesterov"],
-            maximize=group["maximize"],
-            first_step=first_step,
-        )
+        backend.sgd_step(param._data, grad, buffer, **_kernel_options(group), first_step=first_step)
+
+
+def _kernel_options(group: dict[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters the backends' sgd_step and sgd_step_many take, from a group."""
+    return {
+        name: group[name]
+        for name in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+    }
