@@ -2,13 +2,15 @@
 prefetch) and the splits."""
 
 import gc
+import queue
 import threading
-import time
+import types
 
 import numpy as np
 import pytest
 
 import ember
+import ember.data.prefetch as prefetch_module
 from ember.data import (
     DataLoader,
     Dataset,
@@ -303,9 +305,12 @@ def test_breaking_out_of_the_loop_stops_the_thread():
     assert not it.running
 
 
-def test_prefetch_runs_at_most_depth_batches_ahead():
+def test_prefetch_runs_at_most_depth_batches_ahead(monkeypatch):
+    """Observed without a time window: the test waits until the producer has found the queue
+    full while offering a batch. A bounded producer holds exactly one batch then; a runaway one
+    either never finds the queue full or has read further before offering."""
     reads = []
-    gate = threading.Event()
+    blocked = threading.Event()
 
     class Recording(Dataset):
         def __len__(self):
@@ -317,16 +322,26 @@ def test_prefetch_runs_at_most_depth_batches_ahead():
 
         def gather(self, indices):
             reads.append(int(indices[0]))
-            if len(reads) > 3:
-                gate.set()
             return (indices.copy(),)
 
+    class WatchedQueue(queue.Queue):
+        def put(self, item, block=True, timeout=None):
+            try:
+                super().put(item, block, timeout)
+            except queue.Full:
+                blocked.set()
+                raise
+
+    monkeypatch.setattr(prefetch_module, "queue", types.SimpleNamespace(
+        Queue=WatchedQueue, Full=queue.Full, Empty=queue.Empty))  # fmt: skip
     it = iter(DataLoader(Recording(), batch_size=1, prefetch=2))
     next(it)
-    assert gate.wait(timeout=10)  # the thread has reached its limit (or run past it)
-    time.sleep(0.1)  # give a runaway producer ample time to overrun the bound
-    # 1 consumed + 2 waiting in the queue + 1 ready to be put when a slot frees
-    assert len(reads) <= 4
+    # A Full raised before that batch left the queue is ordered before the get by the queue's
+    # lock, so it is forgotten here; any later one sees the state after one batch was consumed.
+    blocked.clear()
+    assert blocked.wait(timeout=10)  # the producer is offering a batch to a full queue
+    # 1 consumed + 2 waiting in the queue + 1 held by the producer
+    assert len(reads) == 4
     it.close()
 
 
