@@ -1,6 +1,7 @@
 """Build information, thread control and the SIMD switch."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -34,6 +35,19 @@ def test_build_info_reports_the_build():
     assert info["version"] == ember.__version__
     assert info["simd"] in ("avx512f+avx2+fma", "avx2+fma", "generic")
     assert info["max_threads"] >= 1
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF symbol tables: Linux")
+def test_the_module_exports_only_its_init_function():
+    """Any other exported name can bind to the same name in a library loaded earlier (a second
+    libstdc++, say), so that importing ember after NumPy or PyTorch mixes two copies' state."""
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("binutils' nm is not installed")
+    listing = subprocess.run(
+        [nm, "-D", "--defined-only", _C.__file__], capture_output=True, text=True, check=True
+    ).stdout
+    assert [line.split()[-1] for line in listing.splitlines()] == ["PyInit__C"]
 
 
 def test_malloc_policy_keeps_freed_memory_unless_the_user_set_one():
