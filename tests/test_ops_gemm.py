@@ -321,6 +321,35 @@ def test_linear_zero_sizes(dtype):
     assert np.array_equal(y, np.tile(bias, (4, 1)))
 
 
+@pytest.mark.parametrize(
+    "batch,inputs,outputs",
+    [(64, 256, 128), (64, 784, 256), (37, 50, 29), (3, 5, 2), (512, 33, 1000)],
+    ids=str,
+)
+def test_linear_backward_shares_a_team_between_its_products(batch, inputs, outputs, dtype, simd):
+    """dx and dweight run side by side, each on its share of the threads; each must still be the
+    product gemm computes alone (bitwise: tiles and K blocks depend only on the shape)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((batch, inputs)).astype(dtype)
+    w = rng.standard_normal((outputs, inputs)).astype(dtype)
+    dout = rng.standard_normal((batch, outputs)).astype(dtype)
+    with ember._runtime.num_threads(1):
+        alone = (_C.gemm(dout, w), _C.gemm(dout, x, trans_a=True))
+    for threads in (3, 2, 1):
+        # The last results' blocks, freed and refilled with NaN, are what malloc hands the next
+        # outputs: a part that no thread computes shows, instead of an earlier equal result.
+        dx = dw = None
+        for like in alone:
+            np.full_like(like, np.nan)
+        with ember._runtime.num_threads(threads):
+            dx, dw, _ = _C.linear_backward(dout, x, w)
+        assert np.array_equal(dx, alone[0]), threads
+        assert np.array_equal(dw, alone[1]), threads
+    rtol, atol = (2e-4, 2e-4) if dtype == np.float32 else (1e-12, 1e-12)
+    assert_close(dx, dout.astype(np.float64) @ w, rtol, atol, "dx")
+    assert_close(dw, dout.T.astype(np.float64) @ x, rtol, atol, "dweight")
+
+
 def test_linear_backward_skips_unrequested(dtype):
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((3, 4)).astype(dtype), rng.standard_normal((2, 4)).astype(dtype)

@@ -46,6 +46,8 @@
 //    buffers. The grid minimises the largest per-thread cost (padded FMAs + packed elements).
 //    No two threads write the same element of C, and since tile boundaries, the K split and the
 //    path taken depend only on (M, N, K), the result is bitwise identical for every thread count.
+//    A Plan says how a team of a given size splits one product, so that two independent products
+//    (gemm_pair: a Linear layer's dx and dweight) can share one team, each on part of it.
 //  * Problems below threads_for's minimum work run on the calling thread, without a team.
 #include "cpu/gemm.h"
 
@@ -96,18 +98,7 @@ int64_t balanced_block(int64_t len, int64_t max_block, int64_t quantum) {
 }
 
 template <typename T>
-struct Problem {
-  bool trans_a, trans_b;
-  int64_t M, N, K;
-  T alpha;
-  const T* A;
-  int64_t lda;
-  const T* B;
-  int64_t ldb;
-  T beta;
-  T* C;
-  int64_t ldc;
-};
+using Problem = GemmProblem<T>;
 
 // One SIMD path's microkernel, its tile, its optional transposing packers and its block sizes.
 template <typename T>
@@ -252,49 +243,32 @@ Grid choose_grid(int threads, int64_t M, int64_t N, int64_t MR, int64_t NR) {
   return best;
 }
 
+// Block `task` of the tm x tn grid of C's blocks.
 template <typename T, int MR, int NR>
-void gemm_parallel(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
-  const Grid g = choose_grid(threads, p.M, p.N, MR, NR);
+void gemm_grid_task(const Problem<T>& p, const Grid& g, int64_t task, const KernelSet<T>& ks) {
   const int64_t tiles_m = ceil_div(p.M, MR), tiles_n = ceil_div(p.N, NR);
-  const int64_t tasks = g.tm * g.tn;
-  auto run_task = [&](int64_t task) {
-    const int64_t a = task / g.tn, b = task % g.tn;
-    const int64_t m0 = a * tiles_m / g.tm * MR, m1 = std::min(p.M, (a + 1) * tiles_m / g.tm * MR);
-    const int64_t n0 = b * tiles_n / g.tn * NR, n1 = std::min(p.N, (b + 1) * tiles_n / g.tn * NR);
-    if (m0 < m1 && n0 < n1) gemm_block<T, MR, NR>(p, m0, m1, n0, n1, ks);
-  };
-  if (tasks == 1) {
-    run_task(0);
-    return;
-  }
-#pragma omp parallel for num_threads(static_cast<int>(tasks)) schedule(static)
-  for (int64_t task = 0; task < tasks; ++task) run_task(task);
+  const int64_t a = task / g.tn, b = task % g.tn;
+  const int64_t m0 = a * tiles_m / g.tm * MR, m1 = std::min(p.M, (a + 1) * tiles_m / g.tm * MR);
+  const int64_t n0 = b * tiles_n / g.tn * NR, n1 = std::min(p.N, (b + 1) * tiles_n / g.tn * NR);
+  if (m0 < m1 && n0 < n1) gemm_block<T, MR, NR>(p, m0, m1, n0, n1, ks);
 }
 
 // Up to this many rows, C = A B^T runs as dot products of rows read in place (see DotKernel):
 // packing B^T would cost as much as the whole product.
 constexpr int64_t kDotMaxRows = 8;
 
+// Columns [task * W, ...) of C, for `task` of `tasks`, as dot products.
 template <typename T>
-void gemm_dot(const Problem<T>& p, int threads, gemm_detail::DotKernel<T> dot) {
+void gemm_dot_task(const Problem<T>& p, int64_t tasks, int64_t task, gemm_detail::DotKernel<T> dot) {
   constexpr int64_t R = gemm_detail::kDotRows, W = gemm_detail::kDotCols;
   const int64_t blocks = ceil_div(p.N, W);
-  const int64_t tasks = std::min<int64_t>(threads, blocks);
-  auto run_task = [&](int64_t t) {
-    const int64_t j1 = std::min(p.N, (t + 1) * blocks / tasks * W);
-    for (int64_t j = t * blocks / tasks * W; j < j1; j += W) {
-      const int cols = static_cast<int>(std::min(W, j1 - j));
-      for (int64_t i = 0; i < p.M; i += R)
-        dot(p.K, static_cast<int>(std::min(R, p.M - i)), cols, p.A + i * p.lda, p.lda,
-            p.B + j * p.ldb, p.ldb, p.C + i * p.ldc + j, p.ldc, p.alpha, p.beta);
-    }
-  };
-  if (tasks == 1) {
-    run_task(0);
-    return;
+  const int64_t j1 = std::min(p.N, (task + 1) * blocks / tasks * W);
+  for (int64_t j = task * blocks / tasks * W; j < j1; j += W) {
+    const int cols = static_cast<int>(std::min(W, j1 - j));
+    for (int64_t i = 0; i < p.M; i += R)
+      dot(p.K, static_cast<int>(std::min(R, p.M - i)), cols, p.A + i * p.lda, p.lda,
+          p.B + j * p.ldb, p.ldb, p.C + i * p.ldc + j, p.ldc, p.alpha, p.beta);
   }
-#pragma omp parallel for num_threads(static_cast<int>(tasks)) schedule(static)
-  for (int64_t t = 0; t < tasks; ++t) run_task(t);
 }
 
 // C = A B^T with few rows and B several times taller than A, as in a Linear layer's forward on a
@@ -339,15 +313,16 @@ void transpose(T* dst, int64_t ldd, const T* src, int64_t lds, int64_t rows, int
     }
 }
 
+// On the calling thread alone (runs_swapped asks for one).
 template <typename T, int MR, int NR>
-void gemm_swapped(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
+void gemm_swapped(const Problem<T>& p, const KernelSet<T>& ks) {
   thread_local std::vector<T> result;  // C^T, N x M
   result.resize(static_cast<size_t>(p.N * p.M));
   T* ct = result.data();
   if (p.beta != T(0)) transpose(ct, p.M, p.C, p.ldc, p.M, p.N);
   const Problem<T> swapped{false, true, p.N, p.M,    p.K, p.alpha, p.B,
                            p.ldb, p.A,  p.lda, p.beta, ct,  p.M};
-  gemm_parallel<T, MR, NR>(swapped, threads, ks);
+  gemm_block<T, MR, NR>(swapped, 0, swapped.M, 0, swapped.N, ks);
   transpose(p.C, p.ldc, ct, p.M, p.N, p.M);
   constexpr size_t kKeptElements = size_t(1) << 20;  // a big one-off result is not kept around
   if (result.size() > kKeptElements) std::vector<T>().swap(result);
@@ -367,15 +342,53 @@ bool runs_swapped(const Problem<T>& p, int threads, int64_t MR, int64_t NR) {
   return 2 * p.N >= 3 * p.M || (2 * p.N < NR && p.M >= NR);
 }
 
+// How a team of `team` threads computes C = alpha op(A) op(B) + beta C with one SIMD path: as
+// `tasks` disjoint parts, part i on thread i (threads past `tasks` have nothing to do).
+template <typename T, int MR, int NR>
+struct Plan {
+  enum class Path { Dot, Swapped, Grid } path;
+  Grid grid;
+  int64_t tasks;
+
+  Plan(const Problem<T>& p, int team, const KernelSet<T>& ks) : path(Path::Grid), grid{1, 1} {
+    const bool nt = p.trans_b && !p.trans_a;
+    if (ks.dot && nt && p.M <= kDotMaxRows) {
+      path = Path::Dot;
+      tasks = std::min<int64_t>(team, ceil_div(p.N, gemm_detail::kDotCols));
+    } else if (runs_swapped(p, team, MR, NR)) {
+      path = Path::Swapped;
+      tasks = 1;
+    } else {
+      grid = choose_grid(team, p.M, p.N, MR, NR);
+      tasks = grid.tm * grid.tn;
+    }
+  }
+
+  void run(const Problem<T>& p, int64_t task, const KernelSet<T>& ks) const {
+    if (task >= tasks) return;
+    switch (path) {
+      case Path::Dot: gemm_dot_task(p, tasks, task, ks.dot); return;
+      case Path::Swapped: gemm_swapped<T, MR, NR>(p, ks); return;
+      case Path::Grid: gemm_grid_task<T, MR, NR>(p, grid, task, ks); return;
+    }
+  }
+};
+
 template <typename T, int MR, int NR>
 void gemm_run(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
-  const bool nt = p.trans_b && !p.trans_a;
-  if (ks.dot && nt && p.M <= kDotMaxRows)
-    gemm_dot(p, threads, ks.dot);
-  else if (runs_swapped(p, threads, MR, NR))
-    gemm_swapped<T, MR, NR>(p, threads, ks);
-  else
-    gemm_parallel<T, MR, NR>(p, threads, ks);
+  const Plan<T, MR, NR> plan(p, threads, ks);
+  if (plan.tasks == 1) {
+    plan.run(p, 0, ks);
+    return;
+  }
+#pragma omp parallel for num_threads(static_cast<int>(plan.tasks)) schedule(static)
+  for (int64_t task = 0; task < plan.tasks; ++task) plan.run(p, task, ks);
+}
+
+// Part `rank` of the plan for a team of `team`, from inside a parallel region that runs the rank.
+template <typename T, int MR, int NR>
+void gemm_run_part(const Problem<T>& p, int team, int rank, const KernelSet<T>& ks) {
+  Plan<T, MR, NR>(p, team, ks).run(p, rank, ks);
 }
 
 // Up to this many columns of C, the AVX2 tile (two 8-lane vectors wide) pads less than the
@@ -383,52 +396,61 @@ void gemm_run(const Problem<T>& p, int threads, const KernelSet<T>& ks) {
 // it runs swapped (runs_swapped), where its rows become the wide side.
 constexpr int64_t kAvx512MinCols = 17;
 
-void gemm_dispatch(const Problem<float>& p, int threads) {
+// The tile of a SIMD path, for passing MR and NR through a generic lambda.
+template <int R, int C>
+struct Tile {
+  static constexpr int MR = R, NR = C;
+};
+
+// Calls run(Tile<MR, NR>{}, kernels) with the SIMD path's kernels for this product on a team of
+// `threads`.
+template <typename F>
+void with_kernels(const Problem<float>& p, int threads, F&& run) {
   namespace d = gemm_detail;
 #ifdef EMBER_HAVE_AVX512_PATH
   if (active_simd() == SimdPath::Avx512 &&
       (p.N >= kAvx512MinCols || runs_swapped(p, threads, d::kAvx512MrF32, d::kAvx512NrF32))) {
-    gemm_run<float, d::kAvx512MrF32, d::kAvx512NrF32>(
-        p, threads,
-        {d::microkernel_avx512_f32, d::pack_rows_avx512_f32, d::pack_cols_avx512_f32,
-         d::dot_kernel_avx2_f32, 256, 480, 3072});
+    run(Tile<d::kAvx512MrF32, d::kAvx512NrF32>{},
+        KernelSet<float>{d::microkernel_avx512_f32, d::pack_rows_avx512_f32,
+                         d::pack_cols_avx512_f32, d::dot_kernel_avx2_f32, 256, 480, 3072});
     return;
   }
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   if (use_avx2()) {
-    gemm_run<float, d::kAvx2MrF32, d::kAvx2NrF32>(
-        p, threads,
-        {d::microkernel_avx2_f32, d::pack_rows_avx2_f32, d::pack_cols_avx2_f32,
-         d::dot_kernel_avx2_f32, 256, 144, 3072});
+    run(Tile<d::kAvx2MrF32, d::kAvx2NrF32>{},
+        KernelSet<float>{d::microkernel_avx2_f32, d::pack_rows_avx2_f32, d::pack_cols_avx2_f32,
+                         d::dot_kernel_avx2_f32, 256, 144, 3072});
     return;
   }
 #endif
-  gemm_run<float, 4, 8>(
-      p, threads, {microkernel_portable<float, 8>, nullptr, nullptr, nullptr, 256, 128, 3072});
+  (void)threads;
+  run(Tile<4, 8>{},
+      KernelSet<float>{microkernel_portable<float, 8>, nullptr, nullptr, nullptr, 256, 128, 3072});
 }
 
-void gemm_dispatch(const Problem<double>& p, int threads) {
+template <typename F>
+void with_kernels(const Problem<double>& p, int threads, F&& run) {
   namespace d = gemm_detail;
+  (void)threads;
 #ifdef EMBER_HAVE_AVX512_PATH
   if (active_simd() == SimdPath::Avx512 && p.N >= kAvx512MinCols) {
-    gemm_run<double, d::kAvx512MrF64, d::kAvx512NrF64>(
-        p, threads,
-        {d::microkernel_avx512_f64, nullptr, nullptr, d::dot_kernel_avx2_f64, 384, 120, 1536});
+    run(Tile<d::kAvx512MrF64, d::kAvx512NrF64>{},
+        KernelSet<double>{d::microkernel_avx512_f64, nullptr, nullptr, d::dot_kernel_avx2_f64,
+                          384, 120, 1536});
     return;
   }
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   if (use_avx2()) {
-    gemm_run<double, d::kAvx2MrF64, d::kAvx2NrF64>(
-        p, threads,
-        {d::microkernel_avx2_f64, d::pack_rows_avx2_f64, d::pack_cols_avx2_f64,
-         d::dot_kernel_avx2_f64, 256, 72, 1536});
+    run(Tile<d::kAvx2MrF64, d::kAvx2NrF64>{},
+        KernelSet<double>{d::microkernel_avx2_f64, d::pack_rows_avx2_f64, d::pack_cols_avx2_f64,
+                          d::dot_kernel_avx2_f64, 256, 72, 1536});
     return;
   }
 #endif
-  gemm_run<double, 4, 4>(
-      p, threads, {microkernel_portable<double, 4>, nullptr, nullptr, nullptr, 256, 64, 1536});
+  run(Tile<4, 4>{}, KernelSet<double>{microkernel_portable<double, 4>, nullptr, nullptr, nullptr,
+                                      256, 64, 1536});
 }
 
 // C = beta * C, the whole GEMM when K == 0 or alpha == 0 (A and B are then not read, as in BLAS).
@@ -448,8 +470,24 @@ void gemm_with_threads(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
     scale_c(M, N, beta, C, ldc, M * N >= kMinParallelWork ? threads : 1);
     return;
   }
-  gemm_dispatch(Problem<T>{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc},
-                threads);
+  const Problem<T> p{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
+  with_kernels(p, threads, [&](auto tile, const KernelSet<T>& ks) {
+    gemm_run<T, decltype(tile)::MR, decltype(tile)::NR>(p, threads, ks);
+  });
+}
+
+// Part `rank` of the work of a team of `team` threads on p (see Plan), for a parallel region
+// that runs every rank.
+template <typename T>
+void gemm_part(const Problem<T>& p, int team, int rank) {
+  if (p.M <= 0 || p.N <= 0) return;
+  if (p.K <= 0 || p.alpha == T(0)) {
+    if (rank == 0) scale_c(p.M, p.N, p.beta, p.C, p.ldc, 1);
+    return;
+  }
+  with_kernels(p, team, [&](auto tile, const KernelSet<T>& ks) {
+    gemm_run_part<T, decltype(tile)::MR, decltype(tile)::NR>(p, team, rank, ks);
+  });
 }
 
 }  // namespace
@@ -465,6 +503,31 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   gemm_with_threads(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                     threads_for(gemm_work(M, N, K)));
+}
+
+template <typename T>
+void gemm_pair(const GemmProblem<T>& first, const GemmProblem<T>& second) {
+  const int64_t work1 = gemm_work(first.M, first.N, first.K);
+  const int64_t work2 = gemm_work(second.M, second.N, second.K);
+  const int threads = threads_for(work1 + work2);
+  if (threads < 2) {
+    for (const GemmProblem<T>* p : {&first, &second})
+      gemm_with_threads(p->trans_a, p->trans_b, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B,
+                        p->ldb, p->beta, p->C, p->ldc, 1);
+    return;
+  }
+  // Shares by flops, at least one thread each. A worksharing loop, not a bare parallel region:
+  // every rank runs even if OpenMP grants fewer threads than asked.
+  const int64_t total = std::max<int64_t>(work1 + work2, 1);
+  const int first_team =
+      static_cast<int>(std::clamp<int64_t>((threads * work1 + total / 2) / total, 1, threads - 1));
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int rank = 0; rank < threads; ++rank) {
+    if (rank < first_team)
+      gemm_part(first, first_team, rank);
+    else
+      gemm_part(second, threads - first_team, rank - first_team);
+  }
 }
 
 template <typename T>
@@ -493,6 +556,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
                         int64_t, T, T*, int64_t);                                              \
   template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,  \
                                   const T*, int64_t, T, T*, int64_t);                          \
+  template void gemm_pair<T>(const GemmProblem<T>&, const GemmProblem<T>&);                 \
   template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,    \
                                 int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,   \
                                 int64_t);

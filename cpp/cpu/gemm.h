@@ -14,6 +14,27 @@ template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
           int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
 
+// One product's arguments, as gemm takes them.
+template <typename T>
+struct GemmProblem {
+  bool trans_a, trans_b;
+  int64_t M, N, K;
+  T alpha;
+  const T* A;
+  int64_t lda;
+  const T* B;
+  int64_t ldb;
+  T beta;
+  T* C;
+  int64_t ldc;
+};
+
+// Two independent products at once, as a Linear layer's backward needs (dx and dweight). With a
+// team, each runs on its share of the threads (by flops) rather than each in turn on all of them:
+// a small product divides poorly, two side by side do not. Results are those of gemm.
+template <typename T>
+void gemm_pair(const GemmProblem<T>& first, const GemmProblem<T>& second);
+
 // A batch of independent GEMMs with the same shapes: matrix i of each operand starts at
 // X + i * stride_x. Small matrices are spread across threads whole; large ones are each split.
 template <typename T>
