@@ -31,16 +31,17 @@
 //      rows of A and B, both contiguous along K (AVX2 path);
 //    - C = A B^T with up to 2 NR rows and B at least 4x taller (1.5x, or under half a tile
 //      wide, when A's rows fill whole NR-wide panels; a Linear layer on a small batch), on one
-//      thread, with beta = 0 or alpha = beta = 1, runs as C^T = B A^T: B is then read in place instead of transposed into
-//      packed panels, and only the small A and the result are transposed; every element is
-//      computed exactly as on the direct path.
+//      thread, with beta = 0 or alpha = beta = 1, runs as C^T = B A^T: B is then read in place
+//      instead of transposed into packed panels, and only the small A and the result are
+//      transposed; every element is computed exactly as on the direct path.
 //  * Block sizes target Zen 3 (32 KiB L1d, 512 KiB L2 per core). float: KC = 256 (a B micro-panel
 //    is 16 KiB, half of L1), MC = 144 (A block 144 KiB), NC = 3072 (B block 3 MiB). double: KC =
 //    256, MC = 72, NC = 1536 (same byte sizes). The AVX-512 path targets recent Xeons (48 KiB L1d,
 //    2 MiB L2): float KC = 256 (a 32 KiB B micro-panel, leaving L1 room for the A micro-panel
 //    streaming past it), MC = 480 (A block 480 KiB); double KC = 384, MC = 120. Against KC = 384
-//    (a B micro-panel filling all of L1) float 2048^3 gained ~5%, other sizes within noise. Blocks are balanced: K = 784 runs as 4 x 196, not
-//    3 x 256 + 16, whose thin last block would cost a full extra C read/write pass.
+//    (a B micro-panel filling all of L1) float 2048^3 gained ~5%, other sizes within noise.
+//    Blocks are balanced: K = 784 runs as 4 x 196, not 3 x 256 + 16, whose thin last block
+//    would cost a full extra C read/write pass.
 //  * Threads: C is cut into a tm x tn grid of MR/NR-aligned blocks, one per thread; each thread
 //    runs the sequential algorithm above on its block with its own (thread-local, reused) packing
 //    buffers. The grid minimises the largest per-thread cost (padded FMAs + packed elements).
@@ -259,7 +260,8 @@ constexpr int64_t kDotMaxRows = 8;
 
 // Columns [task * W, ...) of C, for `task` of `tasks`, as dot products.
 template <typename T>
-void gemm_dot_task(const Problem<T>& p, int64_t tasks, int64_t task, gemm_detail::DotKernel<T> dot) {
+void gemm_dot_task(const Problem<T>& p, int64_t tasks, int64_t task,
+                   gemm_detail::DotKernel<T> dot) {
   constexpr int64_t R = gemm_detail::kDotRows, W = gemm_detail::kDotCols;
   const int64_t blocks = ceil_div(p.N, W);
   const int64_t j1 = std::min(p.N, (task + 1) * blocks / tasks * W);
@@ -556,7 +558,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
                         int64_t, T, T*, int64_t);                                              \
   template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,  \
                                   const T*, int64_t, T, T*, int64_t);                          \
-  template void gemm_pair<T>(const GemmProblem<T>&, const GemmProblem<T>&);                 \
+  template void gemm_pair<T>(const GemmProblem<T>&, const GemmProblem<T>&);                    \
   template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,    \
                                 int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,   \
                                 int64_t);
