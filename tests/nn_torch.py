@@ -3,6 +3,8 @@ and upstream gradient, and compare the output and every gradient (input and para
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,12 @@ except ImportError:  # pragma: no cover - depends on the environment
     torch = None
 
 requires_torch = pytest.mark.skipif(torch is None, reason="PyTorch is not installed")
+
+# ember's module reprs follow current torch. Older torch (2.11, say) has no BatchNorm `bias`
+# flag and leaves it out of the repr: the numbers still compare, the text does not.
+TORCH_REPR_MATCHES = (
+    torch is not None and "bias" in inspect.signature(torch.nn.BatchNorm2d).parameters
+)
 
 # float64 agrees to rounding; float32 to ~1e-6 relative per op, accumulated over the reduction
 # lengths used here (at most a few hundred terms).

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nn_torch import close, compare_module, copy_state, requires_torch, to_torch, torch
+from nn_torch import (
+    TORCH_REPR_MATCHES,
+    close,
+    compare_module,
+    copy_state,
+    requires_torch,
+    to_torch,
+    torch,
+)
 
 import ember
 import ember.nn as nn
@@ -287,7 +295,8 @@ def test_random_network_matches_torch(seed, dtype):
     layout = np.random.default_rng(seed).integers(0, 2**31)
     ours = _random_network(np.random.default_rng(layout), nn)
     theirs = _random_network(np.random.default_rng(layout), tnn)
-    assert repr(ours) == repr(theirs)
+    if TORCH_REPR_MATCHES:
+        assert repr(ours) == repr(theirs)
     rng = np.random.default_rng(seed + 100)
     x = rng.standard_normal((3, 2, 10, 10))
     # Training mode for BatchNorm (batch statistics, running updates); Dropout in eval.
@@ -408,6 +417,7 @@ def test_module_list_and_dict_register_parameters():
 
 
 @requires_torch
+@pytest.mark.skipif(not TORCH_REPR_MATCHES, reason="this torch's BatchNorm repr has no bias flag")
 def test_repr_matches_torch():
     def build(lib):
         class Net(lib.Module):
