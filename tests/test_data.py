@@ -270,7 +270,7 @@ def test_prefetched_batches_equal_plain_ones():
 def test_prefetch_thread_ends_with_the_epoch():
     it = iter(DataLoader(counting_dataset(6), batch_size=2, prefetch=2))
     assert len(list(it)) == 3
-    it._thread.join(timeout=10)
+    it._thread.join()  # a thread that outlived its epoch hangs here: no time limit to tune
     assert not it.running
 
 
@@ -290,7 +290,7 @@ def test_an_abandoned_iterator_stops_its_thread():
     thread = it._thread
     del it
     gc.collect()
-    thread.join(timeout=10)
+    thread.join()  # an abandoned thread that never stops hangs here: no time limit to tune
     assert not thread.is_alive()
     assert not any(t.name == "ember-prefetch" and t is thread for t in threading.enumerate())
 
@@ -339,7 +339,10 @@ def test_prefetch_runs_at_most_depth_batches_ahead(monkeypatch):
     # A Full raised before that batch left the queue is ordered before the get by the queue's
     # lock, so it is forgotten here; any later one sees the state after one batch was consumed.
     blocked.clear()
-    assert blocked.wait(timeout=10)  # the producer is offering a batch to a full queue
+    # Until the producer offers a batch to a full queue, or (a runaway one) reads to the end.
+    while not blocked.wait(0.01) and it._thread.is_alive():
+        pass
+    assert blocked.is_set()
     # 1 consumed + 2 waiting in the queue + 1 held by the producer
     assert len(reads) == 4
     it.close()
