@@ -508,14 +508,18 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, 
 }
 
 template <typename T>
+void gemm(const GemmProblem<T>& p) {
+  gemm(p.trans_a, p.trans_b, p.M, p.N, p.K, p.alpha, p.A, p.lda, p.B, p.ldb, p.beta, p.C, p.ldc);
+}
+
+template <typename T>
 void gemm_pair(const GemmProblem<T>& first, const GemmProblem<T>& second) {
   const int64_t work1 = gemm_work(first.M, first.N, first.K);
   const int64_t work2 = gemm_work(second.M, second.N, second.K);
   const int threads = threads_for(work1 + work2);
-  if (threads < 2) {
-    for (const GemmProblem<T>* p : {&first, &second})
-      gemm_with_threads(p->trans_a, p->trans_b, p->M, p->N, p->K, p->alpha, p->A, p->lda, p->B,
-                        p->ldb, p->beta, p->C, p->ldc, 1);
+  if (threads < 2) {  // then each alone is below a team's minimum work too
+    gemm(first);
+    gemm(second);
     return;
   }
   // Shares by flops, at least one thread each. A worksharing loop, not a bare parallel region:
@@ -558,6 +562,7 @@ void gemm_batched(bool trans_a, bool trans_b, int64_t batch, int64_t M, int64_t 
                         int64_t, T, T*, int64_t);                                              \
   template void gemm_reference<T>(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t,  \
                                   const T*, int64_t, T, T*, int64_t);                          \
+  template void gemm<T>(const GemmProblem<T>&);                                                \
   template void gemm_pair<T>(const GemmProblem<T>&, const GemmProblem<T>&);                    \
   template void gemm_batched<T>(bool, bool, int64_t, int64_t, int64_t, int64_t, T, const T*,    \
                                 int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t,   \

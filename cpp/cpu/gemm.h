@@ -29,6 +29,10 @@ struct GemmProblem {
   int64_t ldc;
 };
 
+// gemm with its arguments in one struct.
+template <typename T>
+void gemm(const GemmProblem<T>& p);
+
 // Two independent products at once, as a Linear layer's backward needs (dx and dweight). With a
 // team, each runs on its share of the threads (by flops) rather than each in turn on all of them:
 // a small product divides poorly, two side by side do not. Results are those of gemm.

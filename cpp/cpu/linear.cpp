@@ -43,15 +43,14 @@ template <typename T>
 void linear_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
                      int64_t N, int64_t in, int64_t out) {
   const GemmProblem<T> for_dx{false, false, N, in, out, T(1), dy, out, weight, in, T(0), dx, in};
-  const GemmProblem<T> for_dweight{true, false, out, in, N,      T(1), dy,
-                                   out,  x,     in, T(0), dweight, in};
-  if (dx && dweight) {
+  const GemmProblem<T> for_dweight{true, false, out, in, N, T(1), dy, out, x, in, T(0), dweight,
+                                   in};
+  if (dx && dweight)
     gemm_pair(for_dx, for_dweight);
-  } else if (dx) {
-    gemm<T>(false, false, N, in, out, T(1), dy, out, weight, in, T(0), dx, in);
-  } else if (dweight) {
-    gemm<T>(true, false, out, in, N, T(1), dy, out, x, in, T(0), dweight, in);
-  }
+  else if (dx)
+    gemm(for_dx);
+  else if (dweight)
+    gemm(for_dweight);
   if (dbias) column_sums(dbias, dy, N, out);
 }
 
