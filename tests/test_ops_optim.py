@@ -10,6 +10,7 @@ from reference import optim as ref
 
 import ember
 from ember import _C
+from ember._runtime import num_threads, simd_path
 
 try:
     import torch
@@ -145,7 +146,7 @@ def compare_trajectories(native, expected, names, dtype, label):
 
 
 @pytest.mark.parametrize("cfg", sgd_configs(), ids=config_id)
-def test_sgd_trajectory(cfg, dtype):
+def test_sgd_trajectory(cfg, dtype, simd):
     param, grads = problem(dtype)
     native = run_native_sgd(param, grads, cfg)
     expected = run_reference_sgd(param, grads, cfg)
@@ -154,13 +155,58 @@ def test_sgd_trajectory(cfg, dtype):
 
 
 @pytest.mark.parametrize("cfg", adam_configs(), ids=config_id)
-def test_adam_trajectory(cfg, dtype):
+def test_adam_trajectory(cfg, dtype, simd):
     param, grads = problem(dtype)
     native = run_native_adam(param, grads, cfg)
     expected = run_reference_adam(param, grads, cfg)
     assert np.abs(expected[-1][0] - param).max() > 0.1, "the trajectory should move the parameter"
     names = ("param", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     compare_trajectories(native, expected, names, dtype, f"adam {cfg}")
+
+
+def awkward_values(n, seed):
+    """Normal values, with NaN, infinities, zeros of both signs and values near the subnormal
+    range (where the state is flushed to zero) sprinkled in."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n).astype(np.float32)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-37, -3e-36, 1e-30], np.float32)
+    count = min(n, 64)
+    x[rng.choice(n, count, replace=False)] = rng.choice(specials, count)
+    return x
+
+
+@pytest.mark.skipif(
+    not ember.build_info()["simd_detected"].startswith("avx512"),
+    reason="no vector path of its own on this CPU",
+)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("n", [1, 15, 17, 1073, 250_001])  # partial vectors; one threads
+def test_vector_steps_match_the_portable_loop_bit_for_bit(n, threads):
+    sgd = [dict(cfg, first_step=first) for cfg in sgd_configs() for first in (False, True)]
+    adam = [dict(cfg, step=step) for cfg in adam_configs() for step in (1, 7)]
+    cases = [("sgd", cfg) for cfg in sgd] + [("adam", cfg) for cfg in adam]
+    for which, cfg in cases:
+        param, grad, *state = (awkward_values(n, seed) for seed in range(5))
+        results = {}
+        for path in ("auto", "generic"):
+            arrays = [param.copy(), *(a.copy() for a in state)]
+            with simd_path(path), num_threads(threads):
+                if which == "sgd":
+                    buffer = arrays[1] if cfg["momentum"] else None
+                    _C.sgd_step(arrays[0], grad, buffer, **cfg)
+                else:
+                    step, hyper = cfg["step"], {k: v for k, v in cfg.items() if k != "step"}
+                    max_sq = arrays[3] if cfg["amsgrad"] else None
+                    _C.adam_step(
+                        arrays[0], grad, arrays[1], arrays[2], step, max_exp_avg_sq=max_sq, **hyper
+                    )
+            results[path] = arrays
+        for name, fast, portable in zip(("param", "a", "b", "c"), *results.values()):
+            # Bit for bit, zeros' signs included; a NaN's sign and payload depend on operand order.
+            same = (fast.view(np.int32) == portable.view(np.int32)) | (
+                np.isnan(fast) & np.isnan(portable)
+            )
+            assert same.all(), f"{which} {cfg}: {name} differs at {np.flatnonzero(~same)[:5]}"
 
 
 @pytest.mark.skipif(torch is None, reason="PyTorch is not installed")

@@ -1,8 +1,11 @@
 #include "cpu/optim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "cpu/activation_avx512.h"
+#include "cpu/optim_avx512.h"
 #include "cpu/runtime.h"
 
 namespace ember::cpu {
@@ -13,6 +16,29 @@ namespace {
 // divisions cost several multiplies each.
 constexpr int64_t kSgdCost = 4;
 constexpr int64_t kAdamCost = 16;
+
+// f(begin, count) over [0, n): one contiguous range per thread, as the portable loops' static
+// schedule splits them, cut at whole 16-float vectors.
+template <typename F>
+void in_vector_ranges(int64_t n, int64_t work_per_element, const F& f) {
+  const int threads = threads_for(n * work_per_element);
+  if (threads == 1) {
+    if (n > 0) f(0, n);
+    return;
+  }
+  const int64_t vectors = (n + 15) / 16;
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t begin = std::min(n, vectors * t / threads * 16);
+    const int64_t end = std::min(n, vectors * (t + 1) / threads * 16);
+    if (end > begin) f(begin, end - begin);
+  }
+}
+
+template <typename T>
+T* offset(T* array, int64_t i) {
+  return array ? array + i : nullptr;
+}
 
 // ATen's lerp: of the two algebraically equal forms, the one for the weight's size, so that the
 // result is exact at both ends (weight 0 gives a, weight 1 gives b). The weight is the same for
@@ -108,6 +134,11 @@ void adam_loop(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* 
 
 template <typename T>
 void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, const SgdOptions& opt) {
+  if constexpr (avx512::candidate<T>)
+    if (avx512::active())
+      return in_vector_ranges(n, kSgdCost, [&](int64_t i, int64_t m) {
+        avx512::sgd_range(param + i, offset(momentum_buffer, i), grad + i, m, opt);
+      });
   if (opt.momentum != 0.0)
     sgd_loop<true>(param, momentum_buffer, grad, n, opt);
   else
@@ -117,6 +148,12 @@ void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, const SgdO
 template <typename T>
 void adam_step(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* grad, int64_t n,
                const AdamOptions& opt) {
+  if constexpr (avx512::candidate<T>)
+    if (avx512::active())
+      return in_vector_ranges(n, kAdamCost, [&](int64_t i, int64_t m) {
+        avx512::adam_range(param + i, exp_avg + i, exp_avg_sq + i, offset(max_exp_avg_sq, i),
+                           grad + i, m, opt);
+      });
   if (opt.amsgrad)
     adam_loop<true>(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, n, opt);
   else
