@@ -96,6 +96,15 @@ GRAD_CASES = [
     ),
     ("max all", lambda m, a: a.max() * 3 - a.min(), [normal(3, 4)]),
     (
+        "amax/amin over dims",
+        lambda m, a: (
+            (a.amax(1) * 2).sum()
+            + (a * a.amin(dim=(0, 2), keepdim=True)).sum()
+            + m.amax(a) * m.amin(a, -1).sum()
+        ),
+        [normal(2, 3, 4)],
+    ),
+    (
         "max/min along dim",
         lambda m, a: a.max(dim=1).values + a.min(-1, keepdim=True)[0].sum(1),
         [normal(2, 3, 4)],
@@ -222,16 +231,50 @@ def test_gradients_keep_the_input_dtype(dtype):
     assert a.grad.dtype == dtype and b.grad.dtype == ember.float64
 
 
-def test_max_gradient_goes_to_the_first_maximum():
+def test_max_gradient_with_ties_follows_torch():
+    # Of a whole tensor (and amax/amin): shared evenly by the tied elements; along a dim: to the
+    # returned index.
     x = ember.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
     x.max().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [0, 0, 0]])
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0.5], [0, 0, 0]])
+    x.grad = None
+    (x.amin(1) * ember.tensor([1.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[1, 0, 0], [0, 0, 4]])
+    x.grad = None
+    x.amax(dim=0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 1], [1, 0, 0]])
     x.grad = None
     values, indices = x.max(dim=1)
     assert indices.dtype == ember.int64 and not indices.requires_grad
     np.testing.assert_array_equal(indices.numpy(), [1, 0])
     values.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+
+
+def test_max_gradient_with_nan_follows_torch():
+    nan = float("nan")
+    rows = [[1.0, nan, 3.0, nan], [2.0, 2.0, 0.0, 1.0]]
+    x = ember.tensor(rows, requires_grad=True)
+    assert np.isnan(x.max().item()) and np.isnan(x.min().item())
+    x.min().backward()  # shared by the NaNs
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5, 0, 0.5], [0, 0, 0, 0]])
+    x.grad = None
+    x.amax(1).sum().backward()  # a NaN slice has no element equal to its result: NaN
+    np.testing.assert_array_equal(x.grad.numpy(), [[nan] * 4, [0.5, 0.5, 0, 0]])
+    if torch is not None:
+        t = torch.tensor(rows, requires_grad=True)
+        t.amax(1).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+def test_amax_rejects_an_empty_reduction_and_bad_dims():
+    with pytest.raises(IndexError, match="amax"):
+        ember.zeros(0, 3).amax(0)
+    assert ember.zeros(0, 3).amax(1).shape == (0,)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        ember.ones(2, 3).amin(2)
+    with pytest.raises(RuntimeError, match="multiple times"):
+        ember.ones(2, 3).amax((1, -1))
 
 
 def test_repeated_integer_indices_accumulate():

@@ -62,7 +62,7 @@ def assert_close(actual, expected, dtype, what: str) -> None:
 @dataclass
 class Row:
     """name; inputs: {name: (shape, kind)} with kind 'normal', 'positive', 'unit' (in (0, 1)),
-    'class:C' (int64 in [0, C)) or 'mask' (bool); fn(*tensors) -> tensor, the tensors in the
+    'ties' (small whole numbers, so that reductions tie), 'class:C' (int64 in [0, C)) or 'mask' (bool); fn(*tensors) -> tensor, the tensors in the
     order of `inputs`; grads: the inputs whose gradients are compared."""
 
     name: str
@@ -81,6 +81,8 @@ def make(kind: str, shape: tuple, rng: np.random.Generator) -> np.ndarray:
         return rng.uniform(0.5, 2.0, shape)
     if kind == "unit":
         return rng.uniform(0.05, 0.95, shape)
+    if kind == "ties":
+        return rng.integers(0, 3, shape).astype(np.float64)
     if kind == "mask":
         return rng.random(shape) < 0.5
     if kind.startswith("class:"):
@@ -94,6 +96,10 @@ def N(*shape):
 
 def P(*shape):
     return (shape, "positive")
+
+
+def T(*shape):
+    return (shape, "ties")
 
 
 OPS = [
@@ -124,6 +130,9 @@ OPS = [
     Row("mean_dim", dict(a=N(4, 300)), lambda a: a.mean(dim=1), ("a",)),
     Row("max_dim", dict(a=N(5, 7)), lambda a: a.max(dim=1).values, ("a",)),
     Row("min_all", dict(a=N(4, 6)), lambda a: a.min(), ("a",)),
+    Row("max_all_ties", dict(a=T(4, 6)), lambda a: a.max(), ("a",)),
+    Row("amax_ties", dict(a=T(3, 4, 5)), lambda a: a.amax(dim=(0, 2)), ("a",)),
+    Row("amin_ties", dict(a=T(6, 5)), lambda a: a.amin(1, keepdim=True), ("a",)),
     Row("var", dict(a=N(6, 5)), lambda a: a.var(dim=0), ("a",)),
     Row(
         "permute_reshape",

@@ -1,13 +1,16 @@
-"""Reductions: sum, mean, max/min (whole tensor or along a dim), argmax/argmin, var, std.
+"""Reductions: sum, mean, max/min (whole tensor or along a dim), amax/amin, argmax/argmin, var,
+std.
 
 `dim` is an int or a tuple of ints (negative counts from the end) or None for all dims;
-keepdim keeps reduced dims as size 1. Gradients flow back by broadcasting; max/min send theirs
-to the first position holding the extreme value.
+keepdim keeps reduced dims as size 1. Gradients flow back by broadcasting. Ties, as in torch:
+max(dim)/min(dim) send the gradient to the returned index; max()/min() of a whole tensor and
+amax/amin share it evenly among the elements equal to the result.
 """
 
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 
 from ember import _dtype
@@ -90,34 +93,83 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
 
 
 class _ExtremumAll(Function):
-    """max()/min() of a whole tensor; the gradient goes to the first extreme element."""
+    """max()/min() of a whole tensor. As torch, the gradient is shared evenly by the elements
+    equal to the result, or by the NaNs when the result is NaN."""
 
-    __slots__ = ("index", "shape")
-    arg = ""
+    __slots__ = ()
+    reduce = ""
 
     @staticmethod
     def forward(ctx, x):
         B = ctx.backend
         if x.size == 0:
             raise RuntimeError(
-                f"{ctx.arg[3:]}(): Expected reduction dim to be specified for input.numel() == 0."
+                f"{ctx.reduce[1:]}(): Expected reduction dim to be specified for input.numel() == 0."
             )
-        ctx.shape, ctx.index = x.shape, int(getattr(B, ctx.arg)(x))
-        return B.reshape(x, (-1,))[ctx.index]
+        value = getattr(B, ctx.reduce)(x)
+        ctx.save_for_backward(x, value)
+        return value
 
     @staticmethod
     def backward(ctx, g):
-        return ctx.backend.scatter_flat(ctx.shape, ctx.index, g, g.dtype)
+        B = ctx.backend
+        x, value = ctx.saved_tensors
+        both_nan = B.logical_and(B.isnan(x), B.isnan(value))
+        ties = B.astype(B.logical_or(B.eq(x, value), both_nan), g.dtype)
+        return B.mul(ties, B.div(g, B.sum(ties)))
 
 
 class MaxAll(_ExtremumAll):
     __slots__ = ()
-    arg = "argmax"
+    reduce = "amax"
 
 
 class MinAll(_ExtremumAll):
     __slots__ = ()
-    arg = "argmin"
+    reduce = "amin"
+
+
+class _ExtremumOver(Function):
+    """amax/amin over some dims: the gradient is shared evenly by the elements equal to their
+    slice's result. As torch, a slice whose result is NaN has no such element and gets NaN."""
+
+    __slots__ = ("axes", "keepdim")
+    reduce = ""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdim):
+        B = ctx.backend
+        if x.size == 0 and (axes is None or any(x.shape[a] == 0 for a in axes)):
+            raise IndexError(
+                f"{ctx.reduce}(): Expected reduction dim to be specified for input.numel() == 0 "
+                "or a reduced dim of nonzero size."
+            )
+        ctx.axes, ctx.keepdim = axes, keepdim
+        value = getattr(B, ctx.reduce)(x, axis=axes, keepdims=True)
+        ctx.save_for_backward(x, value)
+        return value if keepdim else B.reshape(value, _drop_all(x.shape, axes))
+
+    @staticmethod
+    def backward(ctx, g):
+        B = ctx.backend
+        x, value = ctx.saved_tensors
+        ties = B.astype(B.eq(x, value), g.dtype)
+        count = B.sum(ties, axis=ctx.axes, keepdims=True)
+        # torch's g / 0 * 0 for a NaN slice, without the division by zero.
+        count = B.where(B.eq(count, 0), math.nan, count)
+        if not ctx.keepdim:
+            g = B.reshape(g, value.shape)
+        return B.mul(B.div(g, count), ties), None, None
+
+
+class AmaxOver(_ExtremumOver):
+    __slots__ = ()
+    reduce = "amax"
+
+
+class AminOver(_ExtremumOver):
+    __slots__ = ()
+    reduce = "amin"
 
 
 class _ExtremumDim(Function):
@@ -163,6 +215,10 @@ def _drop(shape: tuple, axis: int) -> tuple:
     return shape[:axis] + shape[axis + 1 :]
 
 
+def _drop_all(shape: tuple, axes: tuple | None) -> tuple:
+    return () if axes is None else tuple(n for d, n in enumerate(shape) if d not in axes)
+
+
 def _single_dim(dim, ndim: int, op: str) -> int:
     """A dim of an (at least 1-D) tensor; a 0-d input has been reshaped to (1,) by the caller."""
     if not isinstance(dim, int):
@@ -201,6 +257,17 @@ def min(input: Tensor, dim=None, keepdim: bool = False):
     if input.ndim == 0:
         return min_result(*MinDim.apply(_at_least_1d(input, dim), 0, False))
     return min_result(*MinDim.apply(input, _single_dim(dim, input.ndim, "min"), keepdim))
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The largest values over `dim` (an int, a tuple, or () / None for every dim), without
+    indices; the gradient is shared evenly among ties, as torch.amax."""
+    return AmaxOver.apply(input, normalize_dims(dim, input.ndim), keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The smallest values over `dim`; see amax."""
+    return AminOver.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
 def _arg(op: str):
@@ -248,6 +315,8 @@ FUNCTIONS = {
     "mean": mean,
     "max": max,
     "min": min,
+    "amax": amax,
+    "amin": amin,
     "argmax": argmax,
     "argmin": argmin,
     "var": var,

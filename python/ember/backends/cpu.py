@@ -270,13 +270,6 @@ def scatter_along_axis(shape: tuple, indices: np.ndarray, values: np.ndarray, ax
     return out
 
 
-def scatter_flat(shape: tuple, flat_index: int, value, dtype) -> np.ndarray:
-    """zeros(shape) with `value` at one flat position (the backward of a full max/min)."""
-    out = np.zeros(shape, dtype)
-    out.flat[flat_index] = value
-    return out
-
-
 # ---- shape, indexing, joining -----------------------------------------------------------------
 
 

@@ -653,14 +653,6 @@ def zeros_like_shape(shape, dtype, device: int) -> CudaArray:
     return out
 
 
-def scatter_flat(shape: tuple, flat_index: int, value, dtype) -> CudaArray:
-    """zeros(shape) with `value` at one flat position (the backward of a full max/min)."""
-    device = value.device if isinstance(value, CudaArray) else _device()
-    out = zeros_like_shape(shape, dtype, device)
-    setitem(out.reshape(-1), int(flat_index), value)
-    return out
-
-
 # ---- shape ----------------------------------------------------------------------------------------
 
 
