@@ -45,7 +45,10 @@ std::vector<int64_t> dims_of(const py::array& a);
 template <typename T>
 bool holds(const py::dtype& dt) {
   const char order = dt.byteorder();
-  const char native_order = []{ const uint16_t one = 1; return *reinterpret_cast<const char*>(&one) ? '<' : '>'; }();
+  const char native_order = [] {
+    const uint16_t one = 1;
+    return *reinterpret_cast<const char*>(&one) ? '<' : '>';
+  }();
   const bool native = order == '=' || order == '|' || order == native_order;
   return native && dt.normalized_num() == py::dtype::of<T>().normalized_num();
 }

@@ -211,7 +211,8 @@ void transform_dout(T* D, int64_t d_plane, const T* dy, int64_t O, int64_t OH, i
 #pragma omp simd
       for (int64_t tw = 0; tw < TW; ++tw) {
         const T e00 = q[tw], e01 = q[TW + tw], e10 = q[2 * TW + tw], e11 = q[3 * TW + tw];
-        const T ae[4][2] = {{e00, e01}, {e00 + e10, e01 + e11}, {e00 - e10, e01 - e11}, {-e10, -e11}};
+        const T ae[4][2] = {
+            {e00, e01}, {e00 + e10, e01 + e11}, {e00 - e10, e01 - e11}, {-e10, -e11}};
         for (int i = 0; i < 4; ++i) {
           d[4 * i * d_plane + tw] = ae[i][0];
           d[(4 * i + 1) * d_plane + tw] = ae[i][0] + ae[i][1];

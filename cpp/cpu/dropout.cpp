@@ -47,8 +47,8 @@ void for_each_block(int64_t n, uint64_t seed, uint64_t offset, Apply apply) {
   const int64_t groups = static_cast<int64_t>((static_cast<uint64_t>(n) + head + 3) >> 2);
   const int64_t blocks = (groups + kGroupsPerBlock - 1) / kGroupsPerBlock;
   const bool wide = active_simd() == SimdPath::Avx512;
-#pragma omp parallel for num_threads(threads_for(n * (wide ? kWideCostPerElement : kCostPerElement))) \
-    schedule(static)
+  const int threads = threads_for(n * (wide ? kWideCostPerElement : kCostPerElement));
+#pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
     uint32_t words[4 * kGroupsPerBlock];
     const int64_t g_begin = b * kGroupsPerBlock;

@@ -53,7 +53,8 @@ void philox_step(uint32_t* out, __m512i counter, const __m512i (&keys)[philox::k
   const __m512i w23 = _mm512_or_si512(_mm512_and_si512(c2, low), _mm512_slli_epi64(c3, 32));
   const __m512i even = _mm512_unpacklo_epi64(w01, w23);  // groups 0, 2, 4, 6
   const __m512i odd = _mm512_unpackhi_epi64(w01, w23);   // groups 1, 3, 5, 7
-  const __m512i first = _mm512_permutex2var_epi64(even, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), odd);
+  const __m512i first =
+      _mm512_permutex2var_epi64(even, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), odd);
   const __m512i second =
       _mm512_permutex2var_epi64(even, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), odd);
   _mm512_storeu_si512(out, first);
@@ -192,8 +193,8 @@ class Philox8 {
         c2[s] = _mm512_xor_si512(p0, round1_hi0_key_);
         c3[s] = round1_lo0_;
       } else {
-        const __m512i counter = _mm512_and_si512(_mm512_add_epi64(start, lanes),
-                                                 _mm512_set1_epi64(static_cast<long long>(kGroupMask)));
+        const __m512i group_mask = _mm512_set1_epi64(static_cast<long long>(kGroupMask));
+        const __m512i counter = _mm512_and_si512(_mm512_add_epi64(start, lanes), group_mask);
         const __m512i p0 = _mm512_mul_epu32(counter, m0);
         c0[s] = _mm512_xor_si512(swap_halves(counter), keys_[0][0]);
         c1[s] = _mm512_setzero_si512();

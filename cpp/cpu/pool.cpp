@@ -70,8 +70,9 @@ void max_pool_plane(T* y, int64_t* idx, const T* x, const Pool2dShape& s) {
 }
 
 // K x K windows with stride K and no padding tile the image: every window lies inside it, so
-// the scan needs no clipping and, with K fixed, unrolls fully. Starting from the first pixel instead of -inf picks the same element: a first
-// pixel of -inf is kept by the reference too unless something larger or NaN follows.
+// the scan needs no clipping and, with K fixed, unrolls fully. Starting from the first pixel
+// instead of -inf picks the same element: a first pixel of -inf is kept by the reference too
+// unless something larger or NaN follows.
 template <int K, typename T>
 void max_pool_plane_tiled(T* y, int64_t* idx, const T* x, int64_t W, int64_t OH, int64_t OW) {
   for (int64_t i = 0; i < OH; ++i) {
