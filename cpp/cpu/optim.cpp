@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
-#include "cpu/activation_avx512.h"
 #include "cpu/optim_avx512.h"
 #include "cpu/runtime.h"
 
@@ -134,11 +134,13 @@ void adam_loop(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* 
 
 template <typename T>
 void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, const SgdOptions& opt) {
-  if constexpr (avx512::candidate<T>)
-    if (avx512::active())
+#ifdef EMBER_HAVE_AVX512_PATH
+  if constexpr (std::is_same_v<T, float>)
+    if (active_simd() == SimdPath::Avx512)
       return in_vector_ranges(n, kSgdCost, [&](int64_t i, int64_t m) {
         avx512::sgd_range(param + i, offset(momentum_buffer, i), grad + i, m, opt);
       });
+#endif
   if (opt.momentum != 0.0)
     sgd_loop<true>(param, momentum_buffer, grad, n, opt);
   else
@@ -148,12 +150,14 @@ void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, const SgdO
 template <typename T>
 void adam_step(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* grad, int64_t n,
                const AdamOptions& opt) {
-  if constexpr (avx512::candidate<T>)
-    if (avx512::active())
+#ifdef EMBER_HAVE_AVX512_PATH
+  if constexpr (std::is_same_v<T, float>)
+    if (active_simd() == SimdPath::Avx512)
       return in_vector_ranges(n, kAdamCost, [&](int64_t i, int64_t m) {
         avx512::adam_range(param + i, exp_avg + i, exp_avg_sq + i, offset(max_exp_avg_sq, i),
                            grad + i, m, opt);
       });
+#endif
   if (opt.amsgrad)
     adam_loop<true>(param, exp_avg, exp_avg_sq, max_exp_avg_sq, grad, n, opt);
   else

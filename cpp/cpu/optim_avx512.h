@@ -1,5 +1,5 @@
 // AVX-512F float32 paths of the SGD and Adam steps (optim_avx512.cpp). Call only when
-// avx512::active() in a build that defines EMBER_HAVE_AVX512_PATH (see activation_avx512.h).
+// active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH.
 // optim.cpp's portable loops are the reference, and these repeat their roundings operation for
 // operation: the results are the same bit for bit.
 #pragma once
