@@ -7,6 +7,7 @@
 // as ATen does for a float tensor and a Python-float scalar.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 namespace ember::cpu {
@@ -27,6 +28,14 @@ struct SgdOptions {
   bool maximize = false;
   bool first_step = false;  // buf is written, not read
 };
+
+// The switches of an SGD step in the order its vector paths take them as template flags:
+// maximize, weight decay, momentum, first step (with momentum), Nesterov (with momentum).
+inline std::array<bool, 5> sgd_switches(const SgdOptions& opt) {
+  const bool momentum = opt.momentum != 0.0;
+  return {opt.maximize, opt.weight_decay != 0.0, momentum, momentum && opt.first_step,
+          momentum && opt.nesterov};
+}
 
 // momentum_buffer may be null when momentum == 0.
 template <typename T>

@@ -1,6 +1,6 @@
-// AVX-512F float32 paths of the SGD and Adam steps (optim_avx512.cpp). Call only when
-// active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH.
-// optim.cpp's portable loops are the reference, and these repeat their roundings operation for
+// AVX-512F float32 path of the SGD step (optim_avx512.cpp; Adam runs optim_avx2.cpp's). Call
+// only when active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH.
+// optim.cpp's portable loop is the reference, and this repeats its roundings operation for
 // operation: the results are the same bit for bit.
 #pragma once
 
@@ -10,11 +10,9 @@
 
 namespace ember::cpu::avx512 {
 
-// sgd_step and adam_step over element range [0, n) of the arrays; the buffers a step does not
-// use may be null, as there.
+// sgd_step over element range [0, n) of the arrays; momentum_buffer may be null without
+// momentum, as there.
 void sgd_range(float* param, float* momentum_buffer, const float* grad, int64_t n,
                const SgdOptions& opt);
-void adam_range(float* param, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq,
-                const float* grad, int64_t n, const AdamOptions& opt);
 
 }  // namespace ember::cpu::avx512
