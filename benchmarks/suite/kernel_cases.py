@@ -194,3 +194,39 @@ def sgd_momentum_step(shape, rng, torch):
 
         runners["torch"] = torch_step
     return 5 * F32 * n, runners
+
+
+def adam_step(shape, rng, torch):
+    """In place: read param, grad and both moments; write param and the moments (28 bytes per
+    element). Step 10 of Adam's default hyper-parameters."""
+    n = math.prod(shape)
+    p, g = _x(n, rng), _x(n, rng)
+    m, v = _x(n, rng) * 0.1, np.abs(_x(n, rng)) * 0.01
+    lr, beta1, beta2, eps, step = 1e-3, 0.9, 0.999, 1e-8, 10
+    step_size = lr / (1 - beta1**step)
+    bc2_sqrt = math.sqrt(1 - beta2**step)
+    np_p, np_m, np_v, tmp = p.copy(), m.copy(), v.copy(), np.empty(n, np.float32)
+
+    def numpy_step():
+        np.subtract(g, np_m, out=tmp)
+        np.add(np_m, np.multiply(tmp, 1 - beta1, out=tmp), out=np_m)
+        np.multiply(np_v, beta2, out=np_v)
+        np.add(np_v, np.multiply(np.multiply(g, g, out=tmp), 1 - beta2, out=tmp), out=np_v)
+        np.add(np.divide(np.sqrt(np_v, out=tmp), bc2_sqrt, out=tmp), eps, out=tmp)
+        np.subtract(np_p, np.divide(np.multiply(np_m, step_size), tmp, out=tmp), out=np_p)
+
+    runners = {
+        "ember": lambda: _C.adam_step(p, g, m, v, step, lr=lr),
+        "numpy": numpy_step,
+    }
+    if torch:
+        tp, tg, tm, tv = _torch(torch, p.copy(), g, m.copy(), v.copy())
+
+        def torch_step():  # torch.optim.Adam's single-tensor path
+            tm.lerp_(tg, 1 - beta1)
+            tv.mul_(beta2).addcmul_(tg, tg, value=1 - beta2)
+            denom = (tv.sqrt() / bc2_sqrt).add_(eps)
+            tp.addcdiv_(tm, denom, value=-step_size)
+
+        runners["torch"] = torch_step
+    return 7 * F32 * n, runners

@@ -33,6 +33,7 @@ LARGE = [
     ("dropout p=0.5 fwd", k.dropout_forward, "flat"),
     ("dropout p=0.5 bwd", k.dropout_backward, "flat"),
     ("sgd momentum step (in place)", k.sgd_momentum_step, "flat"),
+    ("adam step (in place)", k.adam_step, "flat"),
 ]
 
 TINY = [
@@ -44,6 +45,7 @@ TINY = [
     ("max_pool2d 2x2 fwd", k.max_pool_forward, [(64, 6, 28, 28)]),
     ("max_pool2d 2x2 bwd", k.max_pool_backward, [(64, 6, 28, 28)]),
     ("sgd momentum step (in place)", k.sgd_momentum_step, [(128, 256), (256, 784)]),
+    ("adam step (in place)", k.adam_step, [(128, 256), (256, 784)]),
 ]
 
 
