@@ -11,7 +11,7 @@ namespace ember::cpu {
 namespace {
 
 // Portable fallback: scalar chains, what the generic kernels can reach at best.
-int64_t fma_chains_scalar(int64_t iterations, float* sink) {
+int64_t fma_chains_scalar(int64_t iterations, volatile float* sink) {
   constexpr int kChains = 8;
   float acc[kChains];
   for (int i = 0; i < kChains; ++i) acc[i] = static_cast<float>(i);
@@ -23,7 +23,7 @@ int64_t fma_chains_scalar(int64_t iterations, float* sink) {
   return iterations * kChains * 2;
 }
 
-int64_t run_chains(int64_t iterations, float* sink) {
+int64_t run_chains(int64_t iterations, volatile float* sink) {
 #ifdef EMBER_HAVE_AVX512_PATH
   if (active_simd() == SimdPath::Avx512) return fma_detail::fma_chains_avx512(iterations, sink);
 #endif

@@ -15,9 +15,11 @@ double fma_peak_gflops(int threads, double seconds);
 
 namespace fma_detail {
 // `iterations` rounds of the chains on one thread; returns the flops done. The sum of the chains
-// goes to `sink` so the compiler cannot drop the loop.
-int64_t fma_chains_avx2(int64_t iterations, float* sink);
-int64_t fma_chains_avx512(int64_t iterations, float* sink);
+// is stored to the volatile `sink` so that the compiler cannot drop the loop, even where it
+// inlines the call (a plain float that nobody read let GCC delete the portable loop, and the
+// calibration then doubled its count forever).
+int64_t fma_chains_avx2(int64_t iterations, volatile float* sink);
+int64_t fma_chains_avx512(int64_t iterations, volatile float* sink);
 }  // namespace fma_detail
 
 }  // namespace ember::cpu

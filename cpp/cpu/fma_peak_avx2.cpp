@@ -5,7 +5,7 @@
 namespace ember::cpu::fma_detail {
 
 // 12 chains: FMA latency 4-5 cycles x 2 units needs at least 10 in flight.
-int64_t fma_chains_avx2(int64_t iterations, float* sink) {
+int64_t fma_chains_avx2(int64_t iterations, volatile float* sink) {
   constexpr int kChains = 12;
   __m256 acc[kChains];
   for (int i = 0; i < kChains; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));

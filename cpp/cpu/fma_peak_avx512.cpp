@@ -5,7 +5,7 @@
 namespace ember::cpu::fma_detail {
 
 // 16 chains of 16 lanes: as many independent FMAs in flight as the AVX-512 GEMM keeps.
-int64_t fma_chains_avx512(int64_t iterations, float* sink) {
+int64_t fma_chains_avx512(int64_t iterations, volatile float* sink) {
   constexpr int kChains = 16;
   __m512 acc[kChains];
   for (int i = 0; i < kChains; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));

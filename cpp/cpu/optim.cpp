@@ -36,14 +36,15 @@ void in_vector_ranges(int64_t n, int64_t work_per_element, const F& f) {
   }
 }
 
-// The widest vector path, of those this build has, that this CPU runs; null for none.
-template <typename F>
-F* simd_range([[maybe_unused]] F* avx2_path, [[maybe_unused]] F* avx512_path) {
+using SgdRange = void (*)(float*, float*, const float*, int64_t, const SgdOptions&);
+
+// The widest vector path of the SGD step that this build has and this CPU runs; null for none.
+SgdRange sgd_vector_path() {
 #ifdef EMBER_HAVE_AVX512_PATH
-  if (active_simd() == SimdPath::Avx512) return avx512_path;
+  if (active_simd() == SimdPath::Avx512) return avx512::sgd_range;
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
-  if (use_avx2()) return avx2_path;
+  if (use_avx2()) return avx2::sgd_range;
 #endif
   return nullptr;
 }
@@ -148,7 +149,7 @@ void adam_loop(T* param, T* exp_avg, T* exp_avg_sq, T* max_exp_avg_sq, const T* 
 template <typename T>
 void sgd_step(T* param, T* momentum_buffer, const T* grad, int64_t n, const SgdOptions& opt) {
   if constexpr (std::is_same_v<T, float>) {
-    if (auto* range = simd_range(&avx2::sgd_range, &avx512::sgd_range))
+    if (const SgdRange range = sgd_vector_path())
       return in_vector_ranges(n, kSgdCost, [&](int64_t i, int64_t m) {
         range(param + i, offset(momentum_buffer, i), grad + i, m, opt);
       });
