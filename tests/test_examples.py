@@ -131,7 +131,6 @@ def test_missing_data_is_a_clear_error(tmp_path):
         check=False,
         capture_output=True,
         text=True,
-        timeout=120,
     )
     assert done.returncode == 1
     assert done.stderr.startswith("error: MNIST")
