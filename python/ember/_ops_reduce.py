@@ -92,54 +92,25 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tenso
     return Mean.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
-class _ExtremumAll(Function):
-    """max()/min() of a whole tensor. As torch, the gradient is shared evenly by the elements
-    equal to the result, or by the NaNs when the result is NaN."""
-
-    __slots__ = ()
-    reduce = ""
-
-    @staticmethod
-    def forward(ctx, x):
-        B = ctx.backend
-        if x.size == 0:
-            raise RuntimeError(
-                f"{ctx.reduce[1:]}(): Expected reduction dim to be specified for input.numel() == 0."
-            )
-        value = getattr(B, ctx.reduce)(x)
-        ctx.save_for_backward(x, value)
-        return value
-
-    @staticmethod
-    def backward(ctx, g):
-        B = ctx.backend
-        x, value = ctx.saved_tensors
-        both_nan = B.logical_and(B.isnan(x), B.isnan(value))
-        ties = B.astype(B.logical_or(B.eq(x, value), both_nan), g.dtype)
-        return B.mul(ties, B.div(g, B.sum(ties)))
-
-
-class MaxAll(_ExtremumAll):
-    __slots__ = ()
-    reduce = "amax"
-
-
-class MinAll(_ExtremumAll):
-    __slots__ = ()
-    reduce = "amin"
-
-
-class _ExtremumOver(Function):
-    """amax/amin over some dims: the gradient is shared evenly by the elements equal to their
-    slice's result. As torch, a slice whose result is NaN has no such element and gets NaN."""
+class _Extremum(Function):
+    """The largest (smallest) values over `axes` (None: all), without indices: amax/amin, and
+    max()/min() of a whole tensor. As torch, the gradient is shared evenly by the elements equal
+    to their slice's result; a slice whose result is NaN has no such element and gets NaN,
+    except that max()/min() (`nan_ties`) share it among the NaNs."""
 
     __slots__ = ("axes", "keepdim")
     reduce = ""
+    nan_ties = False
 
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         B = ctx.backend
         if x.size == 0 and (axes is None or any(x.shape[a] == 0 for a in axes)):
+            if ctx.nan_ties:
+                raise RuntimeError(
+                    f"{ctx.reduce[1:]}(): Expected reduction dim to be specified for "
+                    "input.numel() == 0."
+                )
             raise IndexError(
                 f"{ctx.reduce}(): Expected reduction dim to be specified for input.numel() == 0 "
                 "or a reduced dim of nonzero size."
@@ -153,7 +124,10 @@ class _ExtremumOver(Function):
     def backward(ctx, g):
         B = ctx.backend
         x, value = ctx.saved_tensors
-        ties = B.astype(B.eq(x, value), g.dtype)
+        ties = B.eq(x, value)
+        if ctx.nan_ties:
+            ties = B.logical_or(ties, B.logical_and(B.isnan(x), B.isnan(value)))
+        ties = B.astype(ties, g.dtype)
         count = B.sum(ties, axis=ctx.axes, keepdims=True)
         # torch's g / 0 * 0 for a NaN slice, without the division by zero.
         count = B.where(B.eq(count, 0), math.nan, count)
@@ -162,12 +136,24 @@ class _ExtremumOver(Function):
         return B.mul(B.div(g, count), ties), None, None
 
 
-class AmaxOver(_ExtremumOver):
+class MaxAll(_Extremum):
+    __slots__ = ()
+    reduce = "amax"
+    nan_ties = True
+
+
+class MinAll(_Extremum):
+    __slots__ = ()
+    reduce = "amin"
+    nan_ties = True
+
+
+class Amax(_Extremum):
     __slots__ = ()
     reduce = "amax"
 
 
-class AminOver(_ExtremumOver):
+class Amin(_Extremum):
     __slots__ = ()
     reduce = "amin"
 
@@ -239,7 +225,7 @@ def max(input: Tensor, dim=None, keepdim: bool = False):
 
         return maximum(input, dim)
     if dim is None:
-        return MaxAll.apply(input)
+        return MaxAll.apply(input, None, False)
     if input.ndim == 0:
         return max_result(*MaxDim.apply(_at_least_1d(input, dim), 0, False))
     return max_result(*MaxDim.apply(input, _single_dim(dim, input.ndim, "max"), keepdim))
@@ -253,7 +239,7 @@ def min(input: Tensor, dim=None, keepdim: bool = False):
 
         return minimum(input, dim)
     if dim is None:
-        return MinAll.apply(input)
+        return MinAll.apply(input, None, False)
     if input.ndim == 0:
         return min_result(*MinDim.apply(_at_least_1d(input, dim), 0, False))
     return min_result(*MinDim.apply(input, _single_dim(dim, input.ndim, "min"), keepdim))
@@ -262,12 +248,12 @@ def min(input: Tensor, dim=None, keepdim: bool = False):
 def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """The largest values over `dim` (an int, a tuple, or () / None for every dim), without
     indices; the gradient is shared evenly among ties, as torch.amax."""
-    return AmaxOver.apply(input, normalize_dims(dim, input.ndim), keepdim)
+    return Amax.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
 def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
     """The smallest values over `dim`; see amax."""
-    return AminOver.apply(input, normalize_dims(dim, input.ndim), keepdim)
+    return Amin.apply(input, normalize_dims(dim, input.ndim), keepdim)
 
 
 def _arg(op: str):
