@@ -310,19 +310,25 @@ def test_prefetch_runs_at_most_depth_batches_ahead(monkeypatch):
     full while offering a batch. A bounded producer holds exactly one batch then; a runaway one
     either never finds the queue full or has read further before offering."""
     reads = []
-    blocked = threading.Event()
+    blocked, read_all, stopped = threading.Event(), threading.Event(), threading.Event()
 
     class Recording(Dataset):
         def __len__(self):
             return 100
 
         def __getitem__(self, i):
-            reads.append(i)
+            self.record(i)
             return i
 
         def gather(self, indices):
-            reads.append(int(indices[0]))
+            self.record(int(indices[0]))
             return (indices.copy(),)
+
+        def record(self, i):
+            reads.append(i)
+            if i == len(self) - 1:
+                read_all.set()
+                stopped.set()
 
     class WatchedQueue(queue.Queue):
         def put(self, item, block=True, timeout=None):
@@ -330,6 +336,7 @@ def test_prefetch_runs_at_most_depth_batches_ahead(monkeypatch):
                 super().put(item, block, timeout)
             except queue.Full:
                 blocked.set()
+                stopped.set()
                 raise
 
     monkeypatch.setattr(prefetch_module, "queue", types.SimpleNamespace(
@@ -339,9 +346,12 @@ def test_prefetch_runs_at_most_depth_batches_ahead(monkeypatch):
     # A Full raised before that batch left the queue is ordered before the get by the queue's
     # lock, so it is forgotten here; any later one sees the state after one batch was consumed.
     blocked.clear()
-    # Until the producer offers a batch to a full queue, or (a runaway one) reads to the end.
-    while not blocked.wait(0.01) and it._thread.is_alive():
-        pass
+    stopped.clear()
+    if read_all.is_set():
+        stopped.set()
+    # Until the producer offers a batch to a full queue (it offers again after each Full), or (a
+    # runaway one) has read to the end.
+    stopped.wait()
     assert blocked.is_set()
     # 1 consumed + 2 waiting in the queue + 1 held by the producer
     assert len(reads) == 4
