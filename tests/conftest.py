@@ -9,19 +9,23 @@ def pytest_report_header(config):
     return f"ember build: {ember.build_info()}"
 
 
-SIMD_PATHS = ["auto", "avx2", "generic"]
+SIMD_PATHS = ["auto", "avx512", "avx2", "generic"]
 
 
 def enter_simd_path(name: str) -> None:
-    """Skips "avx2" unless it is a path of its own: below the best one (AVX-512) on this CPU."""
-    if name == "avx2" and ember.build_info()["simd_detected"] != "avx512f+avx2+fma":
+    """Skips "avx512" and "avx2" unless each is a path of its own, below the best one on this CPU
+    (AMX GEMM, AVX-512)."""
+    detected = ember.build_info()["simd_detected"]
+    if name == "avx512" and not detected.startswith("amx"):
+        pytest.skip("avx512 is this CPU's best path (tested as 'auto') or it has no AVX-512")
+    if name == "avx2" and "avx512f" not in detected:
         pytest.skip("avx2 is this CPU's best path (tested as 'auto') or it has no AVX2")
 
 
 @pytest.fixture(params=SIMD_PATHS)
 def simd(request):
-    """Runs a test on the best SIMD path, on AVX2 where the best is wider, and on the portable
-    fallback."""
+    """Runs a test on the best SIMD path, on each narrower one the CPU has (AVX-512 without the
+    AMX GEMM, AVX2), and on the portable fallback."""
     enter_simd_path(request.param)
     with simd_path(request.param):
         yield request.param

@@ -142,7 +142,7 @@ def fast_simd_lanes(simd):
     if simd == "generic":
         return 0
     detected = ember.build_info()["simd_detected"]
-    if simd == "auto" and detected.startswith("avx512"):
+    if simd in ("auto", "avx512") and "avx512f" in detected:
         return 16
     return 8 if "avx2" in detected else 0
 

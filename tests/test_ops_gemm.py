@@ -109,6 +109,11 @@ GEMM_SHAPES = [
     (241, 161, 21, 0.5, 1.0),  # both packed, K not a multiple of 8
     (481, 33, 9, 1.0, 0.0),  # MC + 1 rows (AVX-512 float)
     (121, 48, 9, 1.0, 0.0),  # MC + 1 rows (AVX-512 double)
+    # The AMX path (float, alpha = 1, beta 0 or 1, from 128 x 128 x 64): 16 x 64 tiles of C,
+    # k in chunks of 32, KC = 512, NC = 384.
+    (129, 130, 65, 1.0, 0.0),  # partial tiles both ways, a partial k chunk
+    (144, 200, 600, 1.0, 1.0),  # two K blocks onto the old C
+    (130, 780, 100, 1.0, 0.0),  # three column blocks, the last partial
 ]
 GEMM_CASES = [
     gemm_case(M, N, K, ta, tb, alpha, beta)
@@ -222,6 +227,8 @@ def test_gemm_threads(case):
         (64, 10, 128, True),  # an output layer: swapped onto the wide tile on one thread
         (60, 7, 300, True),  # the same with partial tiles both ways
         (45, 190, 33, True),
+        (200, 700, 600, True),  # AMX, computed as C^T: fewer values packed across their rows
+        (300, 130, 520, False),  # AMX with two K blocks
     ],
     ids=str,
 )

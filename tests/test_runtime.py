@@ -33,7 +33,7 @@ def test_build_info_reports_the_build():
         info
     )
     assert info["version"] == ember.__version__
-    assert info["simd"] in ("avx512f+avx2+fma", "avx2+fma", "generic")
+    assert info["simd"] in ("amx+avx512f+avx2+fma", "avx512f+avx2+fma", "avx2+fma", "generic")
     assert info["max_threads"] >= 1
 
 
@@ -90,7 +90,7 @@ def test_simd_switch_forces_the_fallback_and_restores():
 
 
 def test_avx512_machines_can_force_avx2_and_restore():
-    if ember.build_info()["simd_detected"] != "avx512f+avx2+fma":
+    if "avx512f" not in ember.build_info()["simd_detected"]:
         pytest.skip("no AVX-512F path on this CPU or build")
     before = _C.get_simd()
     with simd_path("avx2"):
@@ -101,6 +101,24 @@ def test_avx512_machines_can_force_avx2_and_restore():
     assert _C.get_simd() == before
     assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD="avx2") == (
         "avx2+fma"
+    )
+
+
+def test_amx_machines_can_force_avx512_and_restore():
+    detected = ember.build_info()["simd_detected"]
+    if not detected.startswith("amx"):
+        with pytest.raises(ValueError, match="no AMX path"):
+            _C.set_simd("amx")
+        pytest.skip("no AMX path on this CPU, OS or build")
+    before = _C.get_simd()
+    with simd_path("avx512"):
+        assert _C.get_simd() == "avx512f+avx2+fma"
+        with simd_path("amx"):
+            assert _C.get_simd() == "amx+avx512f+avx2+fma"
+        assert _C.get_simd() == "avx512f+avx2+fma"
+    assert _C.get_simd() == before
+    assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD="avx512") == (
+        "avx512f+avx2+fma"
     )
 
 

@@ -101,7 +101,8 @@ def measure_fma(ctx, peaks: Peaks) -> None:
     native = ember._C
     if peaks.mhz_given or not hasattr(native, "fma_peak"):
         return
-    peaks.fma_path = ember.build_info()["simd"].split("+")[0]
+    # The widest FMA path ("amx+avx512f+..." -> avx512f: AMX has no FMA chains to time).
+    peaks.fma_path = next(p for p in ember.build_info()["simd"].split("+") if p != "amx")
     for t in ctx.threads:
         runs = sorted(native.fma_peak(threads=t, seconds=0.2) for _ in range(3))
         peaks.fma_measured[t] = runs[1]

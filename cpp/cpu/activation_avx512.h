@@ -1,6 +1,6 @@
 // AVX-512F float32 paths of the softmax rows, sigmoid and ReLU (activation_avx512.cpp): the same
 // arithmetic as activation_avx2.h's on 16 lanes. Call only when
-// ember::active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH; the
+// ember::use_avx512() in a build that defines EMBER_HAVE_AVX512_PATH; the
 // portable loops in activation.cpp and softmax_rows.cpp are the reference for each.
 #pragma once
 
@@ -19,7 +19,7 @@ inline constexpr bool kBuilt = false;
 // Dispatch as with avx2::candidate: `if constexpr (avx512::candidate<T>) if (avx512::active())`.
 template <typename T>
 inline constexpr bool candidate = kBuilt && std::is_same_v<T, float>;
-inline bool active() { return active_simd() == SimdPath::Avx512; }
+inline bool active() { return use_avx512(); }
 
 // max(x[0..n)), ignoring NaN like the scalar `x > m ? x : m`; -inf for n == 0.
 float row_max(const float* x, int64_t n);

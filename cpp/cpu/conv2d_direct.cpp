@@ -59,7 +59,7 @@ using WeightKernel = void (*)(float*, const float*, const float*, const WeightIt
 
 Correlate correlate_kernel() {
 #ifdef EMBER_HAVE_AVX512_PATH
-  if (active_simd() == SimdPath::Avx512) return direct_detail::correlate_image_avx512;
+  if (use_avx512()) return direct_detail::correlate_image_avx512;
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   return direct_detail::correlate_image_avx2;
@@ -70,7 +70,7 @@ Correlate correlate_kernel() {
 
 WeightKernel weight_kernel() {
 #ifdef EMBER_HAVE_AVX512_PATH
-  if (active_simd() == SimdPath::Avx512) return direct_detail::weight_item_avx512;
+  if (use_avx512()) return direct_detail::weight_item_avx512;
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   return direct_detail::weight_item_avx2;

@@ -3,7 +3,7 @@
 // accumulators), weight-gradient blocks of 4 output channels x up to 6 taps (24). Over output
 // channels (conv2d_direct_channels_kernel.h): forward tiles of up to 14 pixels, weight-gradient
 // blocks of up to 28 taps (5 rows x 5 columns for a 5x5 kernel), leaving registers for the loaded
-// vector and the transposes. Called only when active_simd() == SimdPath::Avx512.
+// vector and the transposes. Called only when use_avx512().
 #include <immintrin.h>
 
 #include "cpu/conv2d_direct_channels_kernel.h"

@@ -28,7 +28,7 @@ using direct_detail::TapBlock;
 
 ChannelKernels channel_kernels() {
 #ifdef EMBER_HAVE_AVX512_PATH
-  if (active_simd() == SimdPath::Avx512) return direct_detail::channel_kernels_avx512();
+  if (use_avx512()) return direct_detail::channel_kernels_avx512();
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   return direct_detail::channel_kernels_avx2();

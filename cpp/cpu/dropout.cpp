@@ -46,7 +46,7 @@ void for_each_block(int64_t n, uint64_t seed, uint64_t offset, Apply apply) {
   const uint64_t first_group = offset >> 2;
   const int64_t groups = static_cast<int64_t>((static_cast<uint64_t>(n) + head + 3) >> 2);
   const int64_t blocks = (groups + kGroupsPerBlock - 1) / kGroupsPerBlock;
-  const bool wide = active_simd() == SimdPath::Avx512;
+  const bool wide = use_avx512();
   const int threads = threads_for(n * (wide ? kWideCostPerElement : kCostPerElement));
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
@@ -85,7 +85,7 @@ void apply_mask(T* out, const T* inp, int64_t n, double p, uint64_t seed, uint64
   }
   const T keep_prob = static_cast<T>(1.0 - p);
   const int32_t threshold = keep_threshold(p);
-  [[maybe_unused]] const bool wide = active_simd() == SimdPath::Avx512;
+  [[maybe_unused]] const bool wide = use_avx512();
 #ifdef EMBER_HAVE_AVX512_PATH
   // float32 generates and applies the words in registers, block by block; a block's first and
   // last Philox groups may be shared with its neighbours, each computing the same words.

@@ -1,6 +1,6 @@
 // AVX-512F Philox4x32-10 word generation and mask application for dropout
 // (dropout_avx512.cpp). Call only when
-// ember::active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH;
+// ember::use_avx512() in a build that defines EMBER_HAVE_AVX512_PATH;
 // cpu/philox.h is the reference and the words are bitwise the same.
 #pragma once
 

@@ -25,7 +25,7 @@ int64_t fma_chains_scalar(int64_t iterations, volatile float* sink) {
 
 int64_t run_chains(int64_t iterations, volatile float* sink) {
 #ifdef EMBER_HAVE_AVX512_PATH
-  if (active_simd() == SimdPath::Avx512) return fma_detail::fma_chains_avx512(iterations, sink);
+  if (use_avx512()) return fma_detail::fma_chains_avx512(iterations, sink);
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   if (use_avx2()) return fma_detail::fma_chains_avx2(iterations, sink);

@@ -41,7 +41,7 @@ using SgdRange = void (*)(float*, float*, const float*, int64_t, const SgdOption
 // The widest vector path of the SGD step that this build has and this CPU runs; null for none.
 SgdRange sgd_vector_path() {
 #ifdef EMBER_HAVE_AVX512_PATH
-  if (active_simd() == SimdPath::Avx512) return avx512::sgd_range;
+  if (use_avx512()) return avx512::sgd_range;
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   if (use_avx2()) return avx2::sgd_range;

@@ -1,5 +1,5 @@
 // AVX-512F float32 path of the SGD step (optim_avx512.cpp; Adam runs optim_avx2.cpp's). Call
-// only when active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH.
+// only when use_avx512() in a build that defines EMBER_HAVE_AVX512_PATH.
 // optim.cpp's portable loop is the reference, and this repeats its roundings operation for
 // operation: the results are the same bit for bit.
 #pragma once

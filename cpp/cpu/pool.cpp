@@ -111,7 +111,7 @@ void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dShap
   [[maybe_unused]] bool wide = false, avx2_wide = false;
   const bool vector_candidate = std::is_same_v<T, float> && tile == 2;
 #ifdef EMBER_HAVE_AVX512_PATH
-  wide = vector_candidate && active_simd() == SimdPath::Avx512;
+  wide = vector_candidate && use_avx512();
 #endif
 #ifdef EMBER_HAVE_AVX2_PATH
   avx2_wide = vector_candidate && !wide && use_avx2();

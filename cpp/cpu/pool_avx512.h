@@ -1,5 +1,5 @@
 // AVX-512F float32 path of 2x2, stride-2, unpadded max pooling (pool_avx512.cpp). Call only when
-// ember::active_simd() == SimdPath::Avx512 in a build that defines EMBER_HAVE_AVX512_PATH; the
+// ember::use_avx512() in a build that defines EMBER_HAVE_AVX512_PATH; the
 // scalar loops in pool.cpp are the reference.
 #pragma once
 

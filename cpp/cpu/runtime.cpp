@@ -10,6 +10,11 @@
 #ifdef __linux__
 #include <sched.h>
 #endif
+#if defined(EMBER_HAVE_AMX_PATH) && defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -31,12 +36,33 @@ int physical_cores(const std::string& sysfs_cpu_dir, const std::vector<int>& cpu
 
 namespace {
 
+// AMX-TILE, AMX-BF16, AVX512BW and AVX512-BF16 in CPUID, and Linux (5.16 on) granting this
+// process the 8 KiB tile state, which it hands out only on request. Asked once.
+bool amx_supported() {
+#if defined(EMBER_HAVE_AMX_PATH) && defined(__linux__)
+  static const bool supported = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool tiles = (d >> 24 & 1) && (d >> 22 & 1);
+    const bool avx512bw = b >> 30 & 1;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    const bool avx512_bf16 = a >> 5 & 1;
+    if (!(tiles && avx512bw && avx512_bf16)) return false;
+    constexpr long kRequestPermission = 0x1023, kTileData = 18;  // ARCH_REQ_XCOMP_PERM
+    return syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0;
+  }();
+  return supported;
+#else
+  return false;
+#endif
+}
+
 SimdPath probe_cpu() {
 #if defined(EMBER_HAVE_AVX2_PATH) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return SimdPath::Generic;
 #if defined(EMBER_HAVE_AVX512_PATH)
-  if (__builtin_cpu_supports("avx512f")) return SimdPath::Avx512;
+  if (__builtin_cpu_supports("avx512f")) return amx_supported() ? SimdPath::Amx : SimdPath::Avx512;
 #endif
   return SimdPath::Avx2;
 #else
@@ -49,6 +75,7 @@ SimdPath initial_path() {
   const SimdPath best = probe_cpu();
   if (env && std::string(env) == "generic") return SimdPath::Generic;
   if (env && std::string(env) == "avx2") return std::min(best, SimdPath::Avx2);
+  if (env && std::string(env) == "avx512") return std::min(best, SimdPath::Avx512);
   return best;
 }
 
@@ -90,7 +117,8 @@ SimdPath active_simd() { return g_active; }
 
 const char* simd_name(SimdPath path) {
   switch (path) {
-    case SimdPath::Avx512: return "avx512f+avx2+fma";  // AVX-512 GEMM, AVX2 elsewhere
+    case SimdPath::Amx: return "amx+avx512f+avx2+fma";  // AMX float32 GEMM, AVX-512 elsewhere
+    case SimdPath::Avx512: return "avx512f+avx2+fma";
     case SimdPath::Avx2: return "avx2+fma";
     default: return "generic";
   }
@@ -109,9 +137,13 @@ void set_simd(const std::string& name) {
     if (probe_cpu() < SimdPath::Avx512)
       throw std::invalid_argument("set_simd: this CPU or build has no AVX-512F path");
     g_active = SimdPath::Avx512;
+  } else if (name == "amx") {
+    if (probe_cpu() < SimdPath::Amx)
+      throw std::invalid_argument("set_simd: this CPU, OS or build has no AMX path");
+    g_active = SimdPath::Amx;
   } else {
-    throw std::invalid_argument("set_simd: expected 'auto', 'generic', 'avx2' or 'avx512', got '" +
-                                name + "'");
+    throw std::invalid_argument(
+        "set_simd: expected 'auto', 'generic', 'avx2', 'avx512' or 'amx', got '" + name + "'");
   }
 }
 

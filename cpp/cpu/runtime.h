@@ -1,9 +1,11 @@
 // Process-wide run-time state shared by every kernel: the thread count and the SIMD path.
 //
-// The SIMD path is picked once from CPUID (AVX2 and FMA -> Avx2; AVX-512F too -> Avx512) and can
-// be forced down, so tests can run every op on every path from one build. The environment
-// variable EMBER_SIMD=generic or EMBER_SIMD=avx2 caps the path from the start. Paths are ordered:
-// a kernel with only an AVX2 version uses it whenever use_avx2() holds, on AVX-512 CPUs too.
+// The SIMD path is picked once from CPUID (AVX2 and FMA -> Avx2; AVX-512F too -> Avx512; AMX-BF16
+// and AVX512-BF16 too, with Linux granting the tile state -> Amx) and can be forced down, so
+// tests can run every op on every path from one build. The environment variable
+// EMBER_SIMD=generic, avx2 or avx512 caps the path from the start. Paths are ordered: a kernel
+// with only an AVX2 version uses it whenever use_avx2() holds, on AVX-512 CPUs too, and only the
+// float32 GEMM has an AMX version (gemm_amx.h): on Amx every other kernel runs its AVX-512 one.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +14,7 @@
 
 namespace ember {
 
-enum class SimdPath { Generic, Avx2, Avx512 };
+enum class SimdPath { Generic, Avx2, Avx512, Amx };
 
 // The best path this CPU and this build support.
 SimdPath detected_simd();
@@ -20,10 +22,12 @@ SimdPath detected_simd();
 SimdPath active_simd();
 // True when the AVX2+FMA kernels may run: the active path is Avx2 or above.
 inline bool use_avx2() { return active_simd() >= SimdPath::Avx2; }
-// "auto" -> detected path, "generic" -> portable fallback, "avx2" -> AVX2, "avx512" -> AVX-512F
-// (error if this CPU or build lacks it).
+// True when the AVX-512F kernels may run: the active path is Avx512 or Amx.
+inline bool use_avx512() { return active_simd() >= SimdPath::Avx512; }
+// "auto" -> detected path, "generic" -> portable fallback, "avx2" -> AVX2, "avx512" -> AVX-512F,
+// "amx" -> AMX GEMM (error if this CPU or build lacks the path).
 void set_simd(const std::string& name);
-// "generic", "avx2+fma" or "avx512f+avx2+fma" (AVX-512 GEMM, AVX2 for the other kernels).
+// "generic", "avx2+fma", "avx512f+avx2+fma" or "amx+avx512f+avx2+fma".
 const char* simd_name(SimdPath path);
 
 bool openmp_enabled();

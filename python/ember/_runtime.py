@@ -27,13 +27,14 @@ def set_num_threads(n: int) -> None:
 
 
 # get_simd's names -> the names set_simd accepts.
-_SET_NAME = {"avx2+fma": "avx2", "avx512f+avx2+fma": "avx512"}
+_SET_NAME = {"avx2+fma": "avx2", "avx512f+avx2+fma": "avx512", "amx+avx512f+avx2+fma": "amx"}
 
 
 @contextmanager
 def simd_path(name: str) -> Iterator[None]:
     """Run kernels on one SIMD path inside the block: 'generic' forces the portable fallback,
-    'avx2' the AVX2+FMA path, 'avx512' the AVX-512F path, 'auto' the best one this CPU supports."""
+    'avx2' the AVX2+FMA path, 'avx512' the AVX-512F path, 'amx' AVX-512F with the float32 GEMM on
+    AMX tiles, 'auto' the best one this CPU supports."""
     previous = _C.get_simd()
     _C.set_simd(name)
     try:

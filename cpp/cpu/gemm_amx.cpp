@@ -1,0 +1,406 @@
+// float32 GEMM on AMX tiles by the bf16x3 split (what and why: gemm_amx.h). Compiled with
+// -mamx-tile -mamx-bf16 -mavx512bf16 -mavx512bw; called only when active_simd() is Amx, which
+// runtime.cpp grants after checking CPUID and asking Linux for the tile state.
+//
+// Design:
+//  * Register blocking: of AMX's eight 1 KiB tile registers, four hold a 16 x 64 block of C
+//    (four 16 x 16 float32 tiles), three the pieces (hi, mid, lo) of 16 rows x 32 k of A, and one
+//    a piece of 32 k x 16 columns of B in turn. Per 32 k that is 3 + 12 tile loads for 24 tile
+//    products: 0.6 KiB loaded per product, against 1 KiB for the 2 x 2 blocking of a plain bf16
+//    GEMM with the pieces laid out along k. On one core of this VM a product takes 15 cycles
+//    (the unit's peak) with its operands in L1, ~17-20 streaming B from L2.
+//  * Cache blocking: B is packed KC x NC (512 x 384 at 6 bytes per element: 1.2 MiB, in L2);
+//    A one 16-row panel at a time (16 x 512: 48 KiB). C stays in tiles for a whole K block: each
+//    tile store drains the unit's pipeline (~400 cycles for the four tiles measured), so long K
+//    blocks pay; against KC = 256 / NC = 768, 1024^3 ran 8% faster and 2048^3 15%.
+//  * Packing: a 16 x 32 block of op(A) or 32 x 16 of op(B) is split with integer rounding (no
+//    shuffles: the vector ports are the packing's bottleneck) and stored as tiles want it: A rows
+//    along k, B as pairs of k (VNNI) along n. Operands stored the other way round go through
+//    16 x 16 in-register transposes first; orient() computes C^T = op(B)^T op(A)^T instead when
+//    that transposes fewer values.
+//  * Edges: A rows and B columns past the matrix, and k past K, are packed as zeros; C tiles that
+//    overhang M or N (or all of a transposed C) go through a local block.
+#include "cpu/gemm_amx.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <new>
+
+namespace ember::cpu::gemm_amx {
+
+namespace {
+
+constexpr int kChunk = 32;                        // k per tile row: 32 bf16, 64 bytes
+constexpr int kTileWords = 16 * kChunk;           // bf16 values in one tile
+constexpr int kPanelChunkWords = 3 * kTileWords;  // one 32-k chunk of an A panel: 3 pieces
+constexpr int kColumnTiles = kCols / 16;
+constexpr int kBChunkWords = kColumnTiles * 3 * kTileWords;  // one chunk of a 64-column B panel
+constexpr int64_t kKc = 512, kNc = 384;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// The tile configuration: palette 1, eight tiles of 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Configures the tiles for this thread's block and hands the tile state back after it: a thread
+// holding tile state makes every context switch save and restore 8 KiB more.
+class TileScope {
+ public:
+  TileScope() {
+    TileConfig config;
+    for (int t = 0; t < 8; ++t) {
+      config.bytes_per_row[t] = 64;
+      config.rows[t] = 16;
+    }
+    _tile_loadconfig(&config);
+  }
+  ~TileScope() { _tile_release(); }
+  TileScope(const TileScope&) = delete;
+  TileScope& operator=(const TileScope&) = delete;
+};
+
+// Per-thread packing buffers that only grow.
+class Buffer {
+ public:
+  uint16_t* get(size_t words) {
+    if (words > size_) {
+      data_.reset(static_cast<uint16_t*>(::operator new(words * 2, std::align_val_t(64))));
+      size_ = words;
+    }
+    return data_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(uint16_t* p) const { ::operator delete(p, std::align_val_t(64)); }
+  };
+  std::unique_ptr<uint16_t, Free> data_;
+  size_t size_ = 0;
+};
+
+// x rounded to its 8 leading significant bits (half away from zero), as a float: a bfloat16 value.
+// Its low 16 bits are zero, so the conversion to bfloat16 below is exact.
+inline __m512 lead8(__m512 x) {
+  const __m512i bits = _mm512_add_epi32(_mm512_castps_si512(x), _mm512_set1_epi32(0x8000));
+  return _mm512_castsi512_ps(_mm512_and_si512(bits, _mm512_set1_epi32(-65536)));
+}
+
+// x = hi + mid + lo exactly, each with at most 8 significant bits: hi is within half an ulp of x
+// at 8 bits, so x - hi is exact (and has at most 16 bits), and likewise for mid.
+struct Pieces {
+  __m512 hi, mid, lo;
+};
+inline Pieces split(__m512 x) {
+  const __m512 hi = lead8(x);
+  const __m512 r = _mm512_sub_ps(x, hi);
+  const __m512 mid = lead8(r);
+  return {hi, mid, _mm512_sub_ps(r, mid)};
+}
+
+// 32 bfloat16 from two vectors of bfloat16-exact floats: low's 16, then high's.
+inline __m512i bf16_words(__m512 low, __m512 high) {
+  return (__m512i)_mm512_cvtne2ps_pbh(high, low);
+}
+
+// Pairs (even[c], odd[c]) of bfloat16-exact floats as 32-bit lanes, even in the low half.
+inline __m512i bf16_pairs(__m512 even, __m512 odd) {
+  const __m512i low = _mm512_srli_epi32(_mm512_castps_si512(even), 16);
+  return _mm512_or_si512(low, _mm512_castps_si512(odd));  // odd's low 16 bits are zero
+}
+
+inline __mmask16 first(int64_t n) {
+  return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << std::max<int64_t>(n, 0)) - 1);
+}
+
+// The 16 lanes of `x` for lanes < n, zero for the rest (and for n <= 0).
+inline __m512 load_first(const float* x, int64_t n) {
+  return n > 0 ? _mm512_maskz_loadu_ps(first(n), x) : _mm512_setzero_ps();
+}
+
+// r[i][j] <- r[j][i] for a 16 x 16 block of floats.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  __m512 u[16];  // u[4g + j], 128-bit lane L: rows 4g..4g+3 of column 4L + j
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+    u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512 x0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x44);
+    const __m512 x1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xEE);
+    const __m512 y0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x44);
+    const __m512 y1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xEE);
+    r[j] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+    r[4 + j] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+    r[8 + j] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+  }
+}
+
+// Row r of an A chunk's hi, mid and lo tiles from its 32 values along k.
+inline void store_a_row(uint16_t* dst, int r, __m512 k_low, __m512 k_high) {
+  const Pieces x0 = split(k_low), x1 = split(k_high);
+  _mm512_store_si512(dst + r * kChunk, bf16_words(x0.hi, x1.hi));
+  _mm512_store_si512(dst + kTileWords + r * kChunk, bf16_words(x0.mid, x1.mid));
+  _mm512_store_si512(dst + 2 * kTileWords + r * kChunk, bf16_words(x0.lo, x1.lo));
+}
+
+// Row r of a B chunk's hi, mid and lo tiles from the values at k = 2r and 2r + 1 of 16 columns.
+inline void store_b_row(uint16_t* dst, int r, __m512 k_even, __m512 k_odd) {
+  const Pieces even = split(k_even), odd = split(k_odd);
+  _mm512_store_si512(dst + r * kChunk, bf16_pairs(even.hi, odd.hi));
+  _mm512_store_si512(dst + kTileWords + r * kChunk, bf16_pairs(even.mid, odd.mid));
+  _mm512_store_si512(dst + 2 * kTileWords + r * kChunk, bf16_pairs(even.lo, odd.lo));
+}
+
+// 32 x 16 values src[j * ld + i] (j < 32 rows, i < 16 columns; zero past `rows` and `cols`)
+// transposed: out[i] = row i's 32 values, k_low[i] the first 16 and k_high[i] the rest.
+inline void load_transposed_32x16(const float* src, int64_t ld, int64_t rows, int64_t cols,
+                                  __m512 k_low[16], __m512 k_high[16]) {
+  for (int j = 0; j < 16; ++j) {
+    k_low[j] = j < rows ? load_first(src + j * ld, cols) : _mm512_setzero_ps();
+    k_high[j] = j + 16 < rows ? load_first(src + (j + 16) * ld, cols) : _mm512_setzero_ps();
+  }
+  transpose16(k_low);
+  transpose16(k_high);
+}
+
+// One 32-k chunk of a 16-row A panel: op(A)[i0 + r, k0 + k] for r < rows, k < ks (zeros past
+// them), as the hi, mid and lo tiles, each row 32 consecutive k.
+void pack_a_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t i0, int64_t rows,
+                  int64_t k0, int64_t ks) {
+  if (!p.trans_a) {
+    for (int r = 0; r < 16; ++r) {
+      const float* row = p.A + (i0 + r) * p.lda + k0;
+      const bool in = r < rows;
+      store_a_row(dst, r, in ? load_first(row, ks) : _mm512_setzero_ps(),
+                  in ? load_first(row + 16, ks - 16) : _mm512_setzero_ps());
+    }
+    return;
+  }
+  // op(A)(i, k) = A[k * lda + i]: 32 rows of A along k, 16 columns along i, transposed.
+  __m512 k_low[16], k_high[16];
+  load_transposed_32x16(p.A + k0 * p.lda + i0, p.lda, ks, rows, k_low, k_high);
+  for (int r = 0; r < 16; ++r) store_a_row(dst, r, k_low[r], k_high[r]);
+}
+
+// One 32-k chunk of 16 columns of op(B): op(B)[k0 + k, j0 + c] for k < ks, c < cols (zeros past
+// them), as the hi, mid and lo tiles, each row the pairs (k, k + 1) of the 16 columns.
+void pack_b_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_t ks, int64_t j0,
+                  int64_t cols) {
+  if (!p.trans_b) {
+    for (int r = 0; r < 16; ++r) {
+      const float* even = p.B + (k0 + 2 * r) * p.ldb + j0;
+      store_b_row(dst, r, 2 * r < ks ? load_first(even, cols) : _mm512_setzero_ps(),
+                  2 * r + 1 < ks ? load_first(even + p.ldb, cols) : _mm512_setzero_ps());
+    }
+    return;
+  }
+  // op(B)(k, j) = B[j * ldb + k]: 16 rows of B along j, 32 columns along k, transposed; the
+  // transpose's row i then holds k = i (low) and k = 16 + i (high).
+  __m512 k_low[16], k_high[16];
+  for (int c = 0; c < 16; ++c) {
+    const float* col = p.B + (j0 + c) * p.ldb + k0;
+    const bool in = c < cols;
+    k_low[c] = in ? load_first(col, ks) : _mm512_setzero_ps();
+    k_high[c] = in ? load_first(col + 16, ks - 16) : _mm512_setzero_ps();
+  }
+  transpose16(k_low);
+  transpose16(k_high);
+  for (int r = 0; r < 8; ++r) {
+    store_b_row(dst, r, k_low[2 * r], k_low[2 * r + 1]);
+    store_b_row(dst, 8 + r, k_high[2 * r], k_high[2 * r + 1]);
+  }
+}
+
+// One 16-row panel of op(A) over k0 .. k0 + kc.
+void pack_a(uint16_t* dst, const GemmProblem<float>& p, int64_t i0, int64_t rows, int64_t k0,
+            int64_t kc) {
+  for (int64_t k = 0; k < kc; k += kChunk, dst += kPanelChunkWords)
+    pack_a_chunk(dst, p, i0, rows, k0 + k, std::min<int64_t>(kChunk, kc - k));
+}
+
+// One 64-column panel of op(B) over k0 .. k0 + kc: per chunk, per 16 columns.
+void pack_b(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_t kc, int64_t j0,
+            int64_t cols) {
+  for (int64_t k = 0; k < kc; k += kChunk)
+    for (int t = 0; t < kColumnTiles; ++t, dst += 3 * kTileWords)
+      pack_b_chunk(dst, p, k0 + k, std::min<int64_t>(kChunk, kc - k), j0 + 16 * t,
+                   cols - 16 * t);
+}
+
+// Tiles 0-3: C; 4, 5, 6: A's hi, mid, lo; 7: one piece of B. Six products per column tile.
+#define EMBER_AMX_COLUMN(c)          \
+  _tile_loadd(7, b, 64);             \
+  _tile_dpbf16ps(c, 4, 7);           \
+  _tile_dpbf16ps(c, 5, 7);           \
+  _tile_dpbf16ps(c, 6, 7);           \
+  _tile_loadd(7, b + kTileWords, 64); \
+  _tile_dpbf16ps(c, 4, 7);           \
+  _tile_dpbf16ps(c, 5, 7);           \
+  _tile_loadd(7, b + 2 * kTileWords, 64); \
+  _tile_dpbf16ps(c, 4, 7);           \
+  b += 3 * kTileWords;
+
+// C[16 x 64] (+)= A panel x B panel over `chunks` chunks of 32 k.
+void kernel(int64_t chunks, const uint16_t* a, const uint16_t* b, float* c, int64_t ldc_bytes,
+            bool accumulate) {
+  if (accumulate) {
+    _tile_loadd(0, c, ldc_bytes);
+    _tile_loadd(1, c + 16, ldc_bytes);
+    _tile_loadd(2, c + 32, ldc_bytes);
+    _tile_loadd(3, c + 48, ldc_bytes);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t q = 0; q < chunks; ++q, a += kPanelChunkWords) {
+    _tile_loadd(4, a, 64);
+    _tile_loadd(5, a + kTileWords, 64);
+    _tile_loadd(6, a + 2 * kTileWords, 64);
+    EMBER_AMX_COLUMN(0)
+    EMBER_AMX_COLUMN(1)
+    EMBER_AMX_COLUMN(2)
+    EMBER_AMX_COLUMN(3)
+  }
+  _tile_stored(0, c, ldc_bytes);
+  _tile_stored(1, c + 16, ldc_bytes);
+  _tile_stored(2, c + 32, ldc_bytes);
+  _tile_stored(3, c + 48, ldc_bytes);
+}
+#undef EMBER_AMX_COLUMN
+
+}  // namespace
+
+bool operands_in_range(const float* X, int64_t rows, int64_t cols, int64_t ld) {
+  // |x| in [2^-103, 2^127): biased exponent 24 .. 253. Zero passes through the wrap-around of
+  // abs - low, which the second test catches.
+  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
+  const __m512i low = _mm512_set1_epi32(24 << 23);
+  const __m512i span = _mm512_set1_epi32((254 - 24) << 23);
+  const __m512i zero = _mm512_setzero_si512();
+  __mmask16 bad = 0;
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* row = X + i * ld;
+    for (int64_t j = 0; j < cols; j += 16) {
+      const __mmask16 m = first(cols - j);
+      const __m512i a = _mm512_and_si512(_mm512_maskz_loadu_epi32(m, row + j), abs_mask);
+      const __mmask16 out = _mm512_cmpge_epu32_mask(_mm512_sub_epi32(a, low), span);
+      bad |= _mm512_mask_cmpneq_epi32_mask(out, a, zero);
+    }
+    if (bad) return false;
+  }
+  return true;
+}
+
+Oriented orient(const GemmProblem<float>& p) {
+  // Values packed against their storage order cost ~3x those packed along it (a transpose per
+  // 16 x 16 block); a transposed C costs ~2 per element (in and out of its tiles).
+  const auto cost = [](bool along, int64_t n) { return (along ? 1 : 3) * n; };
+  const int64_t direct = cost(!p.trans_a, p.M * p.K) + cost(!p.trans_b, p.K * p.N);
+  const int64_t swapped = cost(p.trans_b, p.N * p.K) + cost(p.trans_a, p.M * p.K) + 2 * p.M * p.N;
+  if (direct <= swapped) return {p, false};
+  // C^T = op(B)^T op(A)^T: op(B)^T is B as stored when trans_b, and likewise for A.
+  return {{!p.trans_b, !p.trans_a, p.N, p.M, p.K, p.alpha, p.B, p.ldb, p.A, p.lda, p.beta, p.C,
+           p.ldc},
+          true};
+}
+
+namespace {
+
+// tile[r * 64 + c] = c_t[c * ldc + r] for r < rows, c < cols: a block of C^T out of C.
+void load_transposed(float* tile, const float* c_t, int64_t ldc, int64_t rows, int64_t cols) {
+  for (int g = 0; g * 16 < cols; ++g) {
+    __m512 v[16];
+    for (int c = 0; c < 16; ++c)
+      v[c] = 16 * g + c < cols ? load_first(c_t + (16 * g + c) * ldc, rows) : _mm512_setzero_ps();
+    transpose16(v);
+    for (int r = 0; r < 16; ++r) _mm512_store_ps(tile + r * kCols + 16 * g, v[r]);
+  }
+}
+
+// c_t[c * ldc + r] = tile[r * 64 + c] for r < rows, c < cols.
+void store_transposed(float* c_t, int64_t ldc, const float* tile, int64_t rows, int64_t cols) {
+  for (int g = 0; g * 16 < cols; ++g) {
+    __m512 v[16];
+    for (int r = 0; r < 16; ++r) v[r] = _mm512_load_ps(tile + r * kCols + 16 * g);
+    transpose16(v);
+    for (int c = 0; c < 16 && 16 * g + c < cols; ++c)
+      _mm512_mask_storeu_ps(c_t + (16 * g + c) * ldc, first(rows), v[c]);
+  }
+}
+
+}  // namespace
+
+void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const GemmProblem<float>& p = o.p;
+  const int64_t kc_max = round_up(ceil_div(p.K, ceil_div(p.K, kKc)), kChunk);
+  const int64_t nc_max = round_up(ceil_div(n1 - n0, ceil_div(n1 - n0, kNc)), kCols);
+  const int64_t chunks_max = kc_max / kChunk;
+  thread_local Buffer a_buffer, b_buffer;
+  uint16_t* a_panel = a_buffer.get(static_cast<size_t>(chunks_max * kPanelChunkWords));
+  uint16_t* b_block =
+      b_buffer.get(static_cast<size_t>(nc_max / kCols * chunks_max * kBChunkWords));
+  const int64_t ldc_bytes = p.ldc * static_cast<int64_t>(sizeof(float));
+  TileScope tiles;
+  for (int64_t jc = n0; jc < n1; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, n1 - jc);
+    for (int64_t pc = 0; pc < p.K; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, p.K - pc);
+      const int64_t chunks = ceil_div(kc, kChunk);
+      const int64_t panel_words = chunks * kBChunkWords;
+      for (int64_t jr = 0; jr < nc; jr += kCols)
+        pack_b(b_block + jr / kCols * panel_words, p, pc, kc, jc + jr,
+               std::min<int64_t>(kCols, nc - jr));
+      const bool accumulate = pc > 0 || p.beta != 0.0f;
+      for (int64_t ir = m0; ir < m1; ir += kRows) {
+        const int64_t rows = std::min<int64_t>(kRows, m1 - ir);
+        pack_a(a_panel, p, ir, rows, pc, kc);
+        for (int64_t jr = 0; jr < nc; jr += kCols) {
+          const int64_t cols = std::min<int64_t>(kCols, nc - jr);
+          const uint16_t* b_panel = b_block + jr / kCols * panel_words;
+          if (o.transposed) {
+            float* c_t = p.C + (jc + jr) * p.ldc + ir;
+            alignas(64) float tile[kRows * kCols];
+            if (accumulate) load_transposed(tile, c_t, p.ldc, rows, cols);
+            kernel(chunks, a_panel, b_panel, tile, kCols * 4, accumulate);
+            store_transposed(c_t, p.ldc, tile, rows, cols);
+            continue;
+          }
+          float* c = p.C + ir * p.ldc + jc + jr;
+          if (rows == kRows && cols == kCols) {
+            kernel(chunks, a_panel, b_panel, c, ldc_bytes, accumulate);
+            continue;
+          }
+          alignas(64) float tile[kRows * kCols];
+          if (accumulate)
+            for (int64_t r = 0; r < rows; ++r)
+              std::memcpy(tile + r * kCols, c + r * p.ldc, static_cast<size_t>(cols) * 4);
+          kernel(chunks, a_panel, b_panel, tile, kCols * 4, accumulate);
+          for (int64_t r = 0; r < rows; ++r)
+            std::memcpy(c + r * p.ldc, tile + r * kCols, static_cast<size_t>(cols) * 4);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ember::cpu::gemm_amx
