@@ -110,10 +110,11 @@ GEMM_SHAPES = [
     (481, 33, 9, 1.0, 0.0),  # MC + 1 rows (AVX-512 float)
     (121, 48, 9, 1.0, 0.0),  # MC + 1 rows (AVX-512 double)
     # The AMX path (float, alpha = 1, beta 0 or 1, from 128 x 128 x 64): 16 x 64 tiles of C,
-    # k in chunks of 32, KC = 512, NC = 384.
+    # k in chunks of 32, KC = 512, NC = 384, MC = 256 (A transposed).
     (129, 130, 65, 1.0, 0.0),  # partial tiles both ways, a partial k chunk
     (144, 200, 600, 1.0, 1.0),  # two K blocks onto the old C
     (130, 780, 100, 1.0, 0.0),  # three column blocks, the last partial
+    (300, 140, 70, 1.0, 1.0),  # A transposed is packed 256 rows at a time: two blocks
 ]
 GEMM_CASES = [
     gemm_case(M, N, K, ta, tb, alpha, beta)

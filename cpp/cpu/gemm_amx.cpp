@@ -39,7 +39,7 @@ constexpr int kTileWords = 16 * kChunk;           // bf16 values in one tile
 constexpr int kPanelChunkWords = 3 * kTileWords;  // one 32-k chunk of an A panel: 3 pieces
 constexpr int kColumnTiles = kCols / 16;
 constexpr int kBChunkWords = kColumnTiles * 3 * kTileWords;  // one chunk of a 64-column B panel
-constexpr int64_t kKc = 512, kNc = 384;
+constexpr int64_t kKc = 512, kNc = 384, kMc = 256;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -229,11 +229,15 @@ void pack_b_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_
   }
 }
 
-// One 16-row panel of op(A) over k0 .. k0 + kc.
-void pack_a(uint16_t* dst, const GemmProblem<float>& p, int64_t i0, int64_t rows, int64_t k0,
-            int64_t kc) {
+// The 16-row panels of op(A) rows i0 .. i1 over k0 .. k0 + kc, each panel_words long. Chunk by
+// chunk across the panels, so that a transposed A (stored K x M) is read along its rows, a few
+// hundred bytes of each at a time, not 64 bytes from each of kc rows a page apart per panel.
+void pack_a(uint16_t* dst, const GemmProblem<float>& p, int64_t i0, int64_t i1, int64_t k0,
+            int64_t kc, int64_t panel_words) {
   for (int64_t k = 0; k < kc; k += kChunk, dst += kPanelChunkWords)
-    pack_a_chunk(dst, p, i0, rows, k0 + k, std::min<int64_t>(kChunk, kc - k));
+    for (int64_t i = i0; i < i1; i += kRows)
+      pack_a_chunk(dst + (i - i0) / kRows * panel_words, p, i, std::min<int64_t>(kRows, i1 - i),
+                   k0 + k, std::min<int64_t>(kChunk, kc - k));
 }
 
 // One 64-column panel of op(B) over k0 .. k0 + kc: per chunk, per 16 columns.
@@ -355,8 +359,13 @@ void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n
   const int64_t kc_max = round_up(ceil_div(p.K, ceil_div(p.K, kKc)), kChunk);
   const int64_t nc_max = round_up(ceil_div(n1 - n0, ceil_div(n1 - n0, kNc)), kCols);
   const int64_t chunks_max = kc_max / kChunk;
+  // A transposed is packed kMc rows at a time (see pack_a); as stored, one panel at a time, just
+  // before the kernel reads it from L1.
+  const int64_t mc_max =
+      p.trans_a ? round_up(ceil_div(m1 - m0, ceil_div(m1 - m0, kMc)), kRows) : kRows;
   thread_local Buffer a_buffer, b_buffer;
-  uint16_t* a_panel = a_buffer.get(static_cast<size_t>(chunks_max * kPanelChunkWords));
+  uint16_t* a_block =
+      a_buffer.get(static_cast<size_t>(mc_max / kRows * chunks_max * kPanelChunkWords));
   uint16_t* b_block =
       b_buffer.get(static_cast<size_t>(nc_max / kCols * chunks_max * kBChunkWords));
   const int64_t ldc_bytes = p.ldc * static_cast<int64_t>(sizeof(float));
@@ -371,9 +380,11 @@ void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n
         pack_b(b_block + jr / kCols * panel_words, p, pc, kc, jc + jr,
                std::min<int64_t>(kCols, nc - jr));
       const bool accumulate = pc > 0 || p.beta != 0.0f;
+      const int64_t a_words = chunks * kPanelChunkWords;
       for (int64_t ir = m0; ir < m1; ir += kRows) {
+        if ((ir - m0) % mc_max == 0) pack_a(a_block, p, ir, std::min(m1, ir + mc_max), pc, kc, a_words);
+        const uint16_t* a_panel = a_block + (ir - m0) % mc_max / kRows * a_words;
         const int64_t rows = std::min<int64_t>(kRows, m1 - ir);
-        pack_a(a_panel, p, ir, rows, pc, kc);
         for (int64_t jr = 0; jr < nc; jr += kCols) {
           const int64_t cols = std::min<int64_t>(kCols, nc - jr);
           const uint16_t* b_panel = b_block + jr / kCols * panel_words;
