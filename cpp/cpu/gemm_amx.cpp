@@ -40,6 +40,7 @@ constexpr int kPanelChunkWords = 3 * kTileWords;  // one 32-k chunk of an A pane
 constexpr int kColumnTiles = kCols / 16;
 constexpr int kBChunkWords = kColumnTiles * 3 * kTileWords;  // one chunk of a 64-column B panel
 constexpr int64_t kKc = 512, kNc = 384, kMc = 256;
+constexpr int64_t kBBlockBytes = int64_t(5) << 18;  // 1.25 MiB of L2's 2
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -356,8 +357,12 @@ void store_transposed(float* c_t, int64_t ldc, const float* tile, int64_t rows, 
 
 void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const GemmProblem<float>& p = o.p;
-  const int64_t kc_max = round_up(ceil_div(p.K, ceil_div(p.K, kKc)), kChunk);
   const int64_t nc_max = round_up(ceil_div(n1 - n0, ceil_div(n1 - n0, kNc)), kCols);
+  // Longer K blocks drain the tile pipeline less often (one C store per block): up to 1024 k as
+  // long as the packed B block stays within kBBlockBytes. K blocks are whole chunks of 32, and
+  // the product's sums run chunk after chunk either way, so results do not depend on them.
+  const int64_t kc_limit = std::clamp<int64_t>(kBBlockBytes / (6 * nc_max), kKc, 2 * kKc);
+  const int64_t kc_max = round_up(ceil_div(p.K, ceil_div(p.K, kc_limit)), kChunk);
   const int64_t chunks_max = kc_max / kChunk;
   // A transposed is packed kMc rows at a time (see pack_a); as stored, one panel at a time, just
   // before the kernel reads it from L1.
