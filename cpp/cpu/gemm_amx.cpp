@@ -296,24 +296,25 @@ void kernel(int64_t chunks, const uint16_t* a, const uint16_t* b, float* c, int6
 }  // namespace
 
 bool operands_in_range(const float* X, int64_t rows, int64_t cols, int64_t ld) {
-  // |x| in [2^-103, 2^127): biased exponent 24 .. 253. Zero passes through the wrap-around of
-  // abs - low, which the second test catches.
-  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
-  const __m512i low = _mm512_set1_epi32(24 << 23);
-  const __m512i span = _mm512_set1_epi32((254 - 24) << 23);
-  const __m512i zero = _mm512_setzero_si512();
-  __mmask16 bad = 0;
+  // |x| in [2^-103, 2^127) is a biased exponent in 24 .. 253: on the bits of |x|, at least
+  // kLow = 24 << 23 and below kHigh = 254 << 23. Zero passes: the smallest |x| - 1 over the
+  // matrix (zero wraps to the largest) must reach kLow - 1, the largest |x| stay below kHigh.
+  // Min and max, not compares into masks: those all queue on one port.
+  constexpr uint32_t kLow = 24u << 23, kHigh = 254u << 23;
+  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), one = _mm512_set1_epi32(1);
+  __m512i low = _mm512_set1_epi32(-1), high = _mm512_setzero_si512();
+  const auto visit = [&](__m512i bits) {
+    const __m512i a = _mm512_and_si512(bits, abs_mask);
+    low = _mm512_min_epu32(low, _mm512_sub_epi32(a, one));
+    high = _mm512_max_epu32(high, a);
+  };
   for (int64_t i = 0; i < rows; ++i) {
     const float* row = X + i * ld;
-    for (int64_t j = 0; j < cols; j += 16) {
-      const __mmask16 m = first(cols - j);
-      const __m512i a = _mm512_and_si512(_mm512_maskz_loadu_epi32(m, row + j), abs_mask);
-      const __mmask16 out = _mm512_cmpge_epu32_mask(_mm512_sub_epi32(a, low), span);
-      bad |= _mm512_mask_cmpneq_epi32_mask(out, a, zero);
-    }
-    if (bad) return false;
+    int64_t j = 0;
+    for (; j + 16 <= cols; j += 16) visit(_mm512_loadu_si512(row + j));
+    if (j < cols) visit(_mm512_maskz_loadu_epi32(first(cols - j), row + j));
   }
-  return true;
+  return _mm512_reduce_min_epu32(low) >= kLow - 1 && _mm512_reduce_max_epu32(high) < kHigh;
 }
 
 Oriented orient(const GemmProblem<float>& p) {
