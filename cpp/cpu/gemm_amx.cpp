@@ -358,10 +358,14 @@ void store_transposed(float* c_t, int64_t ldc, const float* tile, int64_t rows, 
 
 void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const GemmProblem<float>& p = o.p;
-  const int64_t nc_max = round_up(ceil_div(n1 - n0, ceil_div(n1 - n0, kNc)), kCols);
-  // Longer K blocks drain the tile pipeline less often (one C store per block): up to 1024 k as
-  // long as the packed B block stays within kBBlockBytes. K blocks are whole chunks of 32, and
-  // the product's sums run chunk after chunk either way, so results do not depend on them.
+  // The packed B block (6 bytes per element) fills up to kBBlockBytes of L2: wider than kNc when
+  // K is short (then A is packed fewer times), deeper than kKc when N is narrow (then C's tiles
+  // are stored fewer times: each store drains the tile pipeline). Block edges fall on whole
+  // tiles and 32-k chunks, and the sums run chunk after chunk either way, so results do not
+  // depend on the block sizes.
+  const int64_t kc_floor = std::min(round_up(p.K, kChunk), kKc);
+  const int64_t nc_limit = std::max(kNc, kBBlockBytes / (6 * kc_floor));
+  const int64_t nc_max = round_up(ceil_div(n1 - n0, ceil_div(n1 - n0, nc_limit)), kCols);
   const int64_t kc_limit = std::clamp<int64_t>(kBBlockBytes / (6 * nc_max), kKc, 2 * kKc);
   const int64_t kc_max = round_up(ceil_div(p.K, ceil_div(p.K, kc_limit)), kChunk);
   const int64_t chunks_max = kc_max / kChunk;
