@@ -171,7 +171,7 @@ inline void store_b_row(uint16_t* dst, int r, __m512 k_even, __m512 k_odd) {
 }
 
 // 32 x 16 values src[j * ld + i] (j < 32 rows, i < 16 columns; zero past `rows` and `cols`)
-// transposed: out[i] = row i's 32 values, k_low[i] the first 16 and k_high[i] the rest.
+// transposed: k_low[i] and k_high[i] hold column i's first 16 and last 16 values.
 inline void load_transposed_32x16(const float* src, int64_t ld, int64_t rows, int64_t cols,
                                   __m512 k_low[16], __m512 k_high[16]) {
   for (int j = 0; j < 16; ++j) {
@@ -251,16 +251,16 @@ void pack_b(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_t kc, 
 }
 
 // Tiles 0-3: C; 4, 5, 6: A's hi, mid, lo; 7: one piece of B. Six products per column tile.
-#define EMBER_AMX_COLUMN(c)          \
-  _tile_loadd(7, b, 64);             \
-  _tile_dpbf16ps(c, 4, 7);           \
-  _tile_dpbf16ps(c, 5, 7);           \
-  _tile_dpbf16ps(c, 6, 7);           \
-  _tile_loadd(7, b + kTileWords, 64); \
-  _tile_dpbf16ps(c, 4, 7);           \
-  _tile_dpbf16ps(c, 5, 7);           \
+#define EMBER_AMX_COLUMN(c)               \
+  _tile_loadd(7, b, 64);                  \
+  _tile_dpbf16ps(c, 4, 7);                \
+  _tile_dpbf16ps(c, 5, 7);                \
+  _tile_dpbf16ps(c, 6, 7);                \
+  _tile_loadd(7, b + kTileWords, 64);     \
+  _tile_dpbf16ps(c, 4, 7);                \
+  _tile_dpbf16ps(c, 5, 7);                \
   _tile_loadd(7, b + 2 * kTileWords, 64); \
-  _tile_dpbf16ps(c, 4, 7);           \
+  _tile_dpbf16ps(c, 4, 7);                \
   b += 3 * kTileWords;
 
 // C[16 x 64] (+)= A panel x B panel over `chunks` chunks of 32 k.
