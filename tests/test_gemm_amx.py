@@ -8,7 +8,7 @@ import pytest
 
 import ember
 from ember import _C
-from ember._runtime import simd_path
+from ember._runtime import num_threads, simd_path
 
 pytestmark = pytest.mark.skipif(
     not ember.build_info()["simd_detected"].startswith("amx"),
@@ -91,6 +91,20 @@ def test_values_the_split_cannot_hold_fall_back_to_the_fma_path(special, where):
     if np.isinf(special):
         row_or_column = amx[7] if where == "a" else amx[:, 11]
         assert np.isinf(row_or_column).all()
+
+
+@pytest.mark.parametrize("row", [3, 700, 1023])
+def test_the_range_check_on_a_team_sees_every_band(row):
+    """Large operands are checked in row bands, one per thread: a value in any band sends the
+    product to the FMA path."""
+    rng = np.random.default_rng(7)
+    a, b = operands(rng, 1024, 256, 1024, False, False)
+    a[row, 5] = np.inf
+    with num_threads(2):
+        amx = gemm_on("amx", a, b, False, False)
+        fma = gemm_on("avx512", a, b, False, False)
+    np.testing.assert_array_equal(amx, fma)
+    assert np.isinf(amx[row]).all()
 
 
 def test_small_or_scaled_products_stay_on_the_fma_path():
