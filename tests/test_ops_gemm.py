@@ -253,6 +253,24 @@ def test_gemm_independent_of_thread_count(M, N, K, trans_b, simd):
         np.testing.assert_allclose(results[0], expected, rtol=1e-4, atol=1e-3)
 
 
+def test_large_products_are_written_to_cache_line_aligned_outputs():
+    """From 64 KiB, GEMM-family outputs start on a 64-byte line (the AMX path writes C a 64-byte
+    tile row at a time); their memory is freed with the array."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 784)).astype(np.float32)
+    w = rng.standard_normal((256, 784)).astype(np.float32)
+    dout = rng.standard_normal((64, 256)).astype(np.float32)
+    outputs = [
+        _C.gemm(x, w, trans_b=True),
+        _C.bmm(x[None], w[None], trans_b=True)[0],
+        _C.linear_forward(x, w, None),
+        *_C.linear_backward(dout, x, w, need_dbias=False)[:2],
+    ]
+    for out in outputs:
+        assert out.nbytes >= 1 << 16 and out.ctypes.data % 64 == 0
+    np.testing.assert_allclose(outputs[0], x.astype(np.float64) @ w.T, rtol=1e-4, atol=1e-3)
+
+
 def test_bmm_matches_gemm_per_matrix(simd):
     rng = np.random.default_rng(2)
     a = rng.standard_normal((6, 40, 30)).astype(np.float32)

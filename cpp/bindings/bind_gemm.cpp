@@ -87,8 +87,8 @@ py::object gemm(const py::array& a, const py::array& b, bool trans_a, bool trans
     if (beta != 0.0)
       fail_value("gemm", "beta = " + std::string(py::repr(py::float_(beta))) +
                              " scales the old C, so it needs out= (an (M, N) array)");
-    out = is_float32(a) ? py::array(empty_like_dims<float>({M, N}))
-                        : py::array(empty_like_dims<double>({M, N}));
+    out = is_float32(a) ? py::array(empty_matrix<float>({M, N}))
+                        : py::array(empty_matrix<double>({M, N}));
   } else {
     if (!py::isinstance<py::array>(out_arg))
       fail_type("gemm", std::string("out: expected a numpy.ndarray, got ") +
@@ -134,7 +134,7 @@ py::array bmm(const py::array& a, const py::array& b, bool trans_a, bool trans_b
                           ", b " + shape_str(b) + ")");
   return dispatch_float(a, [&](auto tag) -> py::array {
     using T = decltype(tag);
-    py::array out = empty_like_dims<T>({batch, M, N});
+    py::array out = empty_matrix<T>({batch, M, N});
     const T* pa = ptr<T>(a);
     const T* pb = ptr<T>(b);
     T* pc = mut_ptr<T>(out);
@@ -171,7 +171,7 @@ py::array linear_forward(const py::array& x, const py::array& weight,
   }
   return dispatch_float(x, [&](auto tag) -> py::array {
     using T = decltype(tag);
-    py::array y = empty_like_dims<T>({N, out});
+    py::array y = empty_matrix<T>({N, out});
     T* py_ = mut_ptr<T>(y);
     const T* px = ptr<T>(x);
     const T* pw = ptr<T>(weight);
@@ -195,12 +195,12 @@ py::tuple linear_backward(const py::array& dout, const py::array& x, const py::a
     py::object dx = py::none(), dweight = py::none(), dbias = py::none();
     T *pdx = nullptr, *pdw = nullptr, *pdb = nullptr;
     if (need_dx) {
-      py::array a = empty_like_dims<T>({N, in});
+      py::array a = empty_matrix<T>({N, in});
       pdx = mut_ptr<T>(a);
       dx = a;
     }
     if (need_dweight) {
-      py::array a = empty_like_dims<T>({out, in});
+      py::array a = empty_matrix<T>({out, in});
       pdw = mut_ptr<T>(a);
       dweight = a;
     }

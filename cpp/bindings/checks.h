@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,6 +77,25 @@ py::array_t<T> empty_like_dims(const std::vector<int64_t>& dims) {
     owner = py::capsule(block, [](void* p) { release_block(p); });
   } catch (...) {
     release_block(block);
+    throw;
+  }
+  return py::array_t<T>(shape, static_cast<T*>(block), owner);
+}
+
+// empty_like_dims, but from 64 KiB on 64-byte aligned (a cache line): the AMX GEMM writes C
+// a tile row (64 bytes) at a time, and a row straddling two lines costs two.
+template <typename T>
+py::array_t<T> empty_matrix(const std::vector<int64_t>& dims) {
+  size_t bytes = sizeof(T);
+  for (const int64_t d : dims) bytes *= static_cast<size_t>(d);
+  if (bytes < (size_t(1) << 16) || bytes >= kBlockCacheFrom) return empty_like_dims<T>(dims);
+  std::vector<py::ssize_t> shape(dims.begin(), dims.end());
+  void* block = ::operator new(bytes, std::align_val_t(64));
+  py::capsule owner;
+  try {
+    owner = py::capsule(block, [](void* q) { ::operator delete(q, std::align_val_t(64)); });
+  } catch (...) {
+    ::operator delete(block, std::align_val_t(64));
     throw;
   }
   return py::array_t<T>(shape, static_cast<T*>(block), owner);
