@@ -67,7 +67,8 @@ void bind_runtime(py::module_& m) {
         "Distinct (package, core) pairs among cpus in a sysfs tree; 0 if unreadable.");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("set_simd", &set_simd, py::arg("name"),
-        "Force the SIMD path: 'auto', 'generic' (portable fallback), 'avx2' or 'avx512'.");
+        "Force the SIMD path: 'auto', 'generic' (portable fallback), 'avx2', 'avx512' or 'amx'\n"
+        "(AVX-512 with the float32 GEMM on AMX tiles).");
   m.def("get_simd", [] { return std::string(simd_name(active_simd())); });
   m.def(
       "fma_peak",
