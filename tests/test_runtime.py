@@ -89,36 +89,28 @@ def test_simd_switch_forces_the_fallback_and_restores():
     )
 
 
-def test_avx512_machines_can_force_avx2_and_restore():
-    if "avx512f" not in ember.build_info()["simd_detected"]:
-        pytest.skip("no AVX-512F path on this CPU or build")
+@pytest.mark.parametrize(
+    ("lower", "lower_name", "higher", "higher_name"),
+    [
+        ("avx2", "avx2+fma", "avx512", "avx512f+avx2+fma"),
+        ("avx512", "avx512f+avx2+fma", "amx", "amx+avx512f+avx2+fma"),
+    ],
+    ids=["avx512-to-avx2", "amx-to-avx512"],
+)
+def test_a_path_below_the_best_can_be_forced_and_restored(lower, lower_name, higher, higher_name):
+    if higher_name.split("+")[0] not in ember.build_info()["simd_detected"].split("+"):
+        with pytest.raises(ValueError, match="has no"):
+            _C.set_simd(higher)
+        pytest.skip(f"no {higher} path on this CPU, OS or build")
     before = _C.get_simd()
-    with simd_path("avx2"):
-        assert _C.get_simd() == "avx2+fma"
-        with simd_path("avx512"):
-            assert _C.get_simd() == "avx512f+avx2+fma"
-        assert _C.get_simd() == "avx2+fma"
+    with simd_path(lower):
+        assert _C.get_simd() == lower_name
+        with simd_path(higher):
+            assert _C.get_simd() == higher_name
+        assert _C.get_simd() == lower_name
     assert _C.get_simd() == before
-    assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD="avx2") == (
-        "avx2+fma"
-    )
-
-
-def test_amx_machines_can_force_avx512_and_restore():
-    detected = ember.build_info()["simd_detected"]
-    if not detected.startswith("amx"):
-        with pytest.raises(ValueError, match="no AMX path"):
-            _C.set_simd("amx")
-        pytest.skip("no AMX path on this CPU, OS or build")
-    before = _C.get_simd()
-    with simd_path("avx512"):
-        assert _C.get_simd() == "avx512f+avx2+fma"
-        with simd_path("amx"):
-            assert _C.get_simd() == "amx+avx512f+avx2+fma"
-        assert _C.get_simd() == "avx512f+avx2+fma"
-    assert _C.get_simd() == before
-    assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD="avx512") == (
-        "avx512f+avx2+fma"
+    assert run_python("from ember import _C; print(_C.get_simd())", EMBER_SIMD=lower) == (
+        lower_name
     )
 
 

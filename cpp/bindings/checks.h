@@ -63,42 +63,46 @@ decltype(auto) dispatch_float(const py::array& a, F&& f) {
   return f(double{});
 }
 
+template <typename T>
+size_t bytes_of(const std::vector<int64_t>& dims) {
+  size_t bytes = sizeof(T);
+  for (const int64_t d : dims) bytes *= static_cast<size_t>(d);
+  return bytes;
+}
+
+// An array of `dims` over `block`, which `release` frees when the array goes (or at once, if
+// wrapping it fails).
+template <typename T>
+py::array_t<T> owning_array(const std::vector<int64_t>& dims, void* block, void (*release)(void*)) {
+  py::capsule owner;
+  try {
+    owner = py::capsule(block, release);
+  } catch (...) {
+    release(block);
+    throw;
+  }
+  std::vector<py::ssize_t> shape(dims.begin(), dims.end());
+  return py::array_t<T>(shape, static_cast<T*>(block), owner);
+}
+
 // A new C-contiguous array for a kernel's output. From kBlockCacheFrom bytes its memory comes
 // from the block cache (block_cache.h) and goes back there when the array is freed.
 template <typename T>
 py::array_t<T> empty_like_dims(const std::vector<int64_t>& dims) {
-  std::vector<py::ssize_t> shape(dims.begin(), dims.end());
-  size_t bytes = sizeof(T);
-  for (const int64_t d : dims) bytes *= static_cast<size_t>(d);
-  if (bytes < kBlockCacheFrom) return py::array_t<T>(shape);
-  void* block = acquire_block(bytes);
-  py::capsule owner;
-  try {
-    owner = py::capsule(block, [](void* p) { release_block(p); });
-  } catch (...) {
-    release_block(block);
-    throw;
-  }
-  return py::array_t<T>(shape, static_cast<T*>(block), owner);
+  const size_t bytes = bytes_of<T>(dims);
+  if (bytes < kBlockCacheFrom)
+    return py::array_t<T>(std::vector<py::ssize_t>(dims.begin(), dims.end()));
+  return owning_array<T>(dims, acquire_block(bytes), [](void* p) { release_block(p); });
 }
 
 // empty_like_dims, but from 64 KiB on 64-byte aligned (a cache line): the AMX GEMM writes C
 // a tile row (64 bytes) at a time, and a row straddling two lines costs two.
 template <typename T>
 py::array_t<T> empty_matrix(const std::vector<int64_t>& dims) {
-  size_t bytes = sizeof(T);
-  for (const int64_t d : dims) bytes *= static_cast<size_t>(d);
+  const size_t bytes = bytes_of<T>(dims);
   if (bytes < (size_t(1) << 16) || bytes >= kBlockCacheFrom) return empty_like_dims<T>(dims);
-  std::vector<py::ssize_t> shape(dims.begin(), dims.end());
-  void* block = ::operator new(bytes, std::align_val_t(64));
-  py::capsule owner;
-  try {
-    owner = py::capsule(block, [](void* q) { ::operator delete(q, std::align_val_t(64)); });
-  } catch (...) {
-    ::operator delete(block, std::align_val_t(64));
-    throw;
-  }
-  return py::array_t<T>(shape, static_cast<T*>(block), owner);
+  return owning_array<T>(dims, ::operator new(bytes, std::align_val_t(64)),
+                         [](void* p) { ::operator delete(p, std::align_val_t(64)); });
 }
 
 template <typename T>

@@ -250,14 +250,25 @@ Grid choose_grid(int threads, int64_t M, int64_t N, int64_t MR, int64_t NR) {
   return best;
 }
 
+// Rows [m0, m1) and columns [n0, n1) of C that block `task` of the tm x tn grid covers, in whole
+// MR x NR tiles; empty when the grid has more blocks than tiles.
+struct GridBlock {
+  int64_t m0, m1, n0, n1;
+  bool empty() const { return m0 >= m1 || n0 >= n1; }
+};
+
+GridBlock grid_block(const Grid& g, int64_t task, int64_t M, int64_t N, int64_t MR, int64_t NR) {
+  const int64_t tiles_m = ceil_div(M, MR), tiles_n = ceil_div(N, NR);
+  const int64_t a = task / g.tn, b = task % g.tn;
+  return {a * tiles_m / g.tm * MR, std::min(M, (a + 1) * tiles_m / g.tm * MR),
+          b * tiles_n / g.tn * NR, std::min(N, (b + 1) * tiles_n / g.tn * NR)};
+}
+
 // Block `task` of the tm x tn grid of C's blocks.
 template <typename T, int MR, int NR>
 void gemm_grid_task(const Problem<T>& p, const Grid& g, int64_t task, const KernelSet<T>& ks) {
-  const int64_t tiles_m = ceil_div(p.M, MR), tiles_n = ceil_div(p.N, NR);
-  const int64_t a = task / g.tn, b = task % g.tn;
-  const int64_t m0 = a * tiles_m / g.tm * MR, m1 = std::min(p.M, (a + 1) * tiles_m / g.tm * MR);
-  const int64_t n0 = b * tiles_n / g.tn * NR, n1 = std::min(p.N, (b + 1) * tiles_n / g.tn * NR);
-  if (m0 < m1 && n0 < n1) gemm_block<T, MR, NR>(p, m0, m1, n0, n1, ks);
+  const GridBlock b = grid_block(g, task, p.M, p.N, MR, NR);
+  if (!b.empty()) gemm_block<T, MR, NR>(p, b.m0, b.m1, b.n0, b.n1, ks);
 }
 
 // Up to this many rows, C = A B^T runs as dot products of rows read in place (see DotKernel):
@@ -511,14 +522,10 @@ void amx_part([[maybe_unused]] const Problem<T>& p, [[maybe_unused]] int team,
   if constexpr (std::is_same_v<T, float>) {
     constexpr int64_t MR = gemm_amx::kRows, NR = gemm_amx::kCols;
     const gemm_amx::Oriented o = gemm_amx::orient(p);
-    const int64_t M = o.p.M, N = o.p.N;
-    const Grid g = choose_grid(team, M, N, MR, NR);
+    const Grid g = choose_grid(team, o.p.M, o.p.N, MR, NR);
     if (rank >= g.tm * g.tn) return;
-    const int64_t tiles_m = ceil_div(M, MR), tiles_n = ceil_div(N, NR);
-    const int64_t a = rank / g.tn, b = rank % g.tn;
-    const int64_t m0 = a * tiles_m / g.tm * MR, m1 = std::min(M, (a + 1) * tiles_m / g.tm * MR);
-    const int64_t n0 = b * tiles_n / g.tn * NR, n1 = std::min(N, (b + 1) * tiles_n / g.tn * NR);
-    if (m0 < m1 && n0 < n1) gemm_amx::gemm_block(o, m0, m1, n0, n1);
+    const GridBlock b = grid_block(g, rank, o.p.M, o.p.N, MR, NR);
+    if (!b.empty()) gemm_amx::gemm_block(o, b.m0, b.m1, b.n0, b.n1);
   }
 #endif
 }
