@@ -267,6 +267,66 @@ def test_max_gradient_with_nan_follows_torch():
         np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
 
 
+# Values where the math is singular: inf or nan, silently (the suite turns warnings into errors),
+# and the gradients torch gives there. Each case: (forward on lib = ember or torch, x and y values).
+SINGULAR_CASES = [
+    ("log", lambda lib, x, y: x.log(), [0.0, -1.0, 2.0], None),
+    ("div", lambda lib, x, y: x / y, [1.0, 0.0, -1.0], [0.0, 0.0, 2.0]),
+    ("sqrt", lambda lib, x, y: x.sqrt(), [0.0, -1.0, 4.0], None),
+    ("pow_scalar", lambda lib, x, y: x**-1.0, [0.0, 2.0, -0.5], None),
+    ("pow_zero", lambda lib, x, y: x**0, [0.0, 2.0, -0.5], None),
+    ("pow_tensor", lambda lib, x, y: x**y, [0.0, 0.0, 0.0, 2.0], [-1.0, 0.0, 1.5, 0.5]),
+    ("exp", lambda lib, x, y: x.exp(), [1000.0, -1000.0, 1.0], None),
+    ("abs", lambda lib, x, y: x.abs(), [float("nan"), 0.0, -2.0], None),
+    ("maximum", lambda lib, x, y: lib.maximum(x, y), [np.nan, 1.0, 2.0], [0.0, 1.0, np.nan]),
+    ("minimum", lambda lib, x, y: lib.minimum(x, y), [np.nan, 1.0, 3.0], [0.0, 1.0, 4.0]),
+]
+SINGULAR_EXPECTED = {  # (value, x.grad[, y.grad]) where the rule is short to state
+    "log": [[-np.inf, np.nan, np.log(2.0)], [np.inf, -1.0, 0.5]],
+    "pow_zero": [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
+    "pow_tensor": [
+        [np.inf, 1.0, 0.0, 2**0.5],
+        [-np.inf, 0.0, 0.0, 0.5 * 2**-0.5],
+        [-np.inf, 0.0, 0.0, 2**0.5 * np.log(2.0)],
+    ],
+    "abs": [[np.nan, 0.0, 2.0], [0.0, 0.0, -1.0]],
+    "maximum": [[np.nan, 1.0, np.nan], [1.0, 0.5, 1.0], [1.0, 0.5, 1.0]],
+}
+
+
+def _singular(lib, fn, xs, ys):
+    x = lib.tensor(xs, requires_grad=True)
+    y = None if ys is None else lib.tensor(ys, requires_grad=True)
+    fn(lib, x, y).sum().backward()
+    grads = [x.grad] + ([] if y is None else [y.grad])
+    return [fn(lib, x, y).detach().numpy()] + [g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("name, fn, xs, ys", SINGULAR_CASES, ids=[c[0] for c in SINGULAR_CASES])
+def test_singular_values_give_inf_and_nan_without_warnings(name, fn, xs, ys):
+    results = _singular(ember, fn, xs, ys)  # a RuntimeWarning would fail here
+    for got, want in zip(results, SINGULAR_EXPECTED.get(name, [])):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    if torch is not None:
+        for got, want in zip(results, _singular(torch, fn, xs, ys)):
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_empty_mean_is_nan_and_float_floor_division_by_zero_is_quiet():
+    assert np.isnan(ember.tensor([]).mean().item())
+    assert np.isnan(ember.zeros(0, 3).mean(0).numpy()).all()
+    np.testing.assert_array_equal((ember.tensor([5.0, -3.0]) // 0.0).numpy(), [np.inf, -np.inf])
+    assert np.isnan((ember.tensor([5.0]) % 0.0).item())
+
+
+def test_integer_division_by_zero_raises_as_torch():
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        ember.tensor([5, 3]) // ember.tensor([0, 1])
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        ember.tensor([5, 3]) % 0
+    np.testing.assert_array_equal((ember.tensor([5, -3]) // 2).numpy(), [2, -2])
+
+
 def test_amax_rejects_an_empty_reduction_and_bad_dims():
     with pytest.raises(IndexError, match="amax"):
         ember.zeros(0, 3).amax(0)

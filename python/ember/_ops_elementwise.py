@@ -168,6 +168,8 @@ class PowScalar(Function):
         B, p = ctx.backend, ctx.p
         if p == 2:
             return B.mul(B.mul(g, x), 2), None
+        if p == 0:  # x^0 is constant, even at x = 0 where 0 * x^-1 would give nan
+            return B.zeros_like(g), None
         return B.mul(g, B.mul(B.pow(x, p - 1), p)), None
 
 
@@ -191,7 +193,8 @@ class RPowScalar(Function):
 
 
 class Pow(Function):
-    """a ** b for two tensors: da = b a^(b-1), db = a^b log(a) (0 where a == 0, as torch)."""
+    """a ** b for two tensors: da = b a^(b-1) (0 where b == 0), db = a^b log(a) (0 where a == 0 and b >= 0, as
+    torch; where a == 0 and b < 0 it is -inf, a^b log(a) itself)."""
 
     __slots__ = ()
 
@@ -208,9 +211,11 @@ class Pow(Function):
         B = ctx.backend
         ga = gb = None
         if ea:
-            ga = B.sum_to(B.mul(g, B.mul(b, B.pow(a, B.sub(b, 1)))), a.shape)
+            power = B.where(B.eq(b, 0), 0, B.pow(a, B.sub(b, 1)))  # a^0 is constant, as above
+            ga = B.sum_to(B.mul(g, B.mul(b, power)), a.shape)
         if eb:
-            log_a = B.where(B.eq(a, 0), 0, B.log(B.where(B.gt(a, 0), a, math.nan)))
+            zero_power = B.logical_and(B.eq(a, 0), B.ge(b, 0))
+            log_a = B.where(zero_power, 0, B.log(B.where(B.lt(a, 0), math.nan, a)))
             gb = B.sum_to(B.mul(B.mul(g, y), log_a), b.shape)
         return ga, gb
 
@@ -347,7 +352,8 @@ class Abs(Function):
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
         B = ctx.backend
-        return B.mul(g, B.sign(x))  # 0 at x == 0, as torch
+        sign = B.sign(x)
+        return B.mul(g, B.where(B.isnan(sign), 0, sign))  # 0 at x == 0 and at NaN, as torch
 
 
 class Relu(Function):
@@ -498,7 +504,8 @@ def where(condition, input, other):
 
 
 class _Extremum(Function):
-    """Element-wise max/min of two tensors; on ties each side gets half the gradient (as torch).
+    """Element-wise max/min of two tensors; on ties each side gets half the gradient, and where
+    either is NaN both get all of it (as torch).
     Subclasses name the backend op in `op` and its strict comparison in `wins`."""
 
     __slots__ = ()
@@ -514,10 +521,11 @@ class _Extremum(Function):
         a, b = ctx.saved_tensors
         ea, eb = ctx._edges
         B = ctx.backend
-        share_a = B.where(getattr(B, ctx.wins)(a, b), 1.0, B.where(B.eq(a, b), 0.5, 0.0))
-        share_a = B.astype(share_a, g.dtype)
-        ga = B.sum_to(B.mul(g, share_a), a.shape) if ea else None
-        gb = B.sum_to(B.mul(g, B.sub(1, share_a)), b.shape) if eb else None
+        wins = getattr(B, ctx.wins)
+        # Each side gets g unless the other strictly wins; at a NaN neither does, so both get g.
+        share = B.astype(B.where(B.eq(a, b), 0.5, 1.0), g.dtype)
+        ga = B.sum_to(B.mul(g, B.where(wins(b, a), 0, share)), a.shape) if ea else None
+        gb = B.sum_to(B.mul(g, B.where(wins(a, b), 0, share)), b.shape) if eb else None
         return ga, gb
 
 
