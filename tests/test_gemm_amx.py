@@ -74,37 +74,74 @@ def test_amx_keeps_small_and_large_magnitudes():
         assert np.max(np.abs(got - want) / size) <= 2.0**-22, scale
 
 
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+@pytest.mark.parametrize("trans_a,trans_b", TRANSPOSES)
 @pytest.mark.parametrize(
     "special", [np.inf, -np.inf, np.nan, 1e-35, -2e-38, 3e38], ids=lambda v: f"{v:g}"
 )
 @pytest.mark.parametrize("where", ["a", "b"])
-def test_values_the_split_cannot_hold_fall_back_to_the_fma_path(special, where):
+def test_values_the_split_cannot_hold_fall_back_to_the_fma_path(
+    special, where, trans_a, trans_b, beta
+):
     """An infinity would meet zero pieces (inf * 0 = NaN where float32 gives inf), values below
     2^-103 would lose pieces to AMX's flush of subnormals, and ones from 2^127 would round to
-    infinity: such products run on the FMA path, bit for bit."""
+    infinity: such products run on the FMA path, bit for bit. With beta = 0 the values are found
+    as the operands are split and the product redone; with beta = 1 (C is updated in place) they
+    are looked for first."""
     rng = np.random.default_rng(5)
-    a, b = operands(rng, 140, 180, 80, False, False)
+    a, b = operands(rng, 140, 180, 80, trans_a, trans_b)
+    c = rng.standard_normal((140, 180)).astype(np.float32)
     (a if where == "a" else b)[7, 11] = special
-    amx = gemm_on("amx", a, b, False, False)
-    fma = gemm_on("avx512", a, b, False, False)
+    amx = gemm_on("amx", a, b, trans_a, trans_b, c=c, beta=beta)
+    fma = gemm_on("avx512", a, b, trans_a, trans_b, c=c, beta=beta)
     np.testing.assert_array_equal(amx, fma)
     if np.isinf(special):
-        row_or_column = amx[7] if where == "a" else amx[:, 11]
+        if where == "a":
+            row_or_column = amx[11 if trans_a else 7]
+        else:
+            row_or_column = amx[:, 7 if trans_b else 11]
         assert np.isinf(row_or_column).all()
 
 
+@pytest.mark.parametrize("beta", [0.0, 1.0])
 @pytest.mark.parametrize("row", [3, 700, 1023])
-def test_the_range_check_on_a_team_sees_every_band(row):
-    """Large operands are checked in row bands, one per thread: a value in any band sends the
-    product to the FMA path."""
+def test_the_range_check_on_a_team_sees_every_band(row, beta):
+    """On a team each thread splits (beta = 0), or checks first (beta = 1), only its own part of
+    the operands: a value in any part sends the whole product to the FMA path."""
     rng = np.random.default_rng(7)
     a, b = operands(rng, 1024, 256, 1024, False, False)
+    c = rng.standard_normal((1024, 256)).astype(np.float32)
     a[row, 5] = np.inf
     with num_threads(2):
-        amx = gemm_on("amx", a, b, False, False)
-        fma = gemm_on("avx512", a, b, False, False)
+        amx = gemm_on("amx", a, b, False, False, c=c, beta=beta)
+        fma = gemm_on("avx512", a, b, False, False, c=c, beta=beta)
     np.testing.assert_array_equal(amx, fma)
     assert np.isinf(amx[row]).all()
+
+
+@pytest.mark.parametrize("where", ["x", "dout"])
+def test_a_linear_backward_meeting_an_infinity_redoes_its_product(where):
+    """A Linear layer's backward runs dx and dweight side by side on a team (gemm_pair), both on
+    AMX here. The products that meet the infinity while splitting (dweight for x; dx and dweight
+    for dout) are redone on the FMA path, bit for bit; dx = dout W stays on AMX for x."""
+    rng = np.random.default_rng(8)
+    dout = rng.standard_normal((128, 256)).astype(np.float32)
+    x = rng.standard_normal((128, 300)).astype(np.float32)
+    weight = rng.standard_normal((256, 300)).astype(np.float32)
+    (x if where == "x" else dout)[100, 40] = np.inf
+    results = {}
+    with num_threads(2):
+        for path in ("amx", "avx512"):
+            with simd_path(path):
+                results[path] = _C.linear_backward(dout, x, weight)
+    (dx, dweight, dbias), (fma_dx, fma_dweight, fma_dbias) = results["amx"], results["avx512"]
+    np.testing.assert_array_equal(dweight, fma_dweight)
+    np.testing.assert_array_equal(dbias, fma_dbias)
+    if where == "dout":
+        np.testing.assert_array_equal(dx, fma_dx)
+    else:
+        assert not np.array_equal(dx, fma_dx), "dx did not run on AMX"
+        np.testing.assert_allclose(dx, fma_dx, rtol=1e-4, atol=1e-4)
 
 
 def test_small_or_scaled_products_stay_on_the_fma_path():

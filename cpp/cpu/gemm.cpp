@@ -475,8 +475,8 @@ void with_kernels(const Problem<double>& p, int threads, F&& run) {
 // The AMX path (gemm_amx.h) takes float32 products with alpha = 1 and beta = 0 or 1 (plain
 // products and a Linear layer's bias) whose operands split into bfloat16 pieces exactly, from
 // kAmxMinSide rows and columns and kAmxMinDepth deep. Smaller ones lose to the FMA path: its
-// packed values cost 4 bytes, not 6, and it reads small operands in place; each AMX tile of C
-// also costs a pipeline drain when stored. Measured against the AVX-512 path (1 / 2 threads):
+// packed values cost 4 bytes, not 6, and it reads small operands in place. Measured against the
+// AVX-512 path (1 / 2 threads):
 // 256x784x64 (a Linear layer's weight gradient) 1.50x / 1.44x, 128x256x64 1.39x / 1.19x,
 // 256x512x512 1.42x / 1.30x; but 64x256x784 0.90x / 0.86x, 16x1024x1024 0.6x and, at depth 16,
 // 1024x1024x16 0.67x / 0.66x. The choice depends on the problem alone, not on the thread count,
@@ -484,8 +484,8 @@ void with_kernels(const Problem<double>& p, int threads, F&& run) {
 constexpr int64_t kAmxMinSide = 128, kAmxMinDepth = 64;
 
 #ifdef EMBER_HAVE_AMX_PATH
-// gemm_amx::operands_in_range over row bands on the team: a 1024 x 1024 operand from memory
-// takes ~0.14 ms on one thread, 2-4% of the product.
+// gemm_amx::operands_in_range over row bands on the team (for beta != 0; see runs_on_amx): a
+// 1024 x 1024 operand from memory takes ~0.14 ms on one thread, 2-4% of the product.
 inline bool in_range_on_threads(const float* X, int64_t rows, int64_t cols, int64_t ld) {
   const int threads = threads_for(rows * cols / 16);
   if (threads == 1) return gemm_amx::operands_in_range(X, rows, cols, ld);
@@ -499,53 +499,65 @@ inline bool in_range_on_threads(const float* X, int64_t rows, int64_t cols, int6
 }
 #endif
 
+// Whether p goes to the AMX path. Its operands' range is checked as they are split, and a
+// product meeting a value out of range is redone on the FMA path (amx_run returns false); with
+// beta != 0 that would find C already changed, so such operands are checked here first.
 template <typename T>
 bool runs_on_amx([[maybe_unused]] const Problem<T>& p) {
 #ifdef EMBER_HAVE_AMX_PATH
   if constexpr (std::is_same_v<T, float>) {
-    namespace amx = gemm_amx;
     if (active_simd() != SimdPath::Amx || p.alpha != 1.0f || !(p.beta == 0.0f || p.beta == 1.0f) ||
         std::min(p.M, p.N) < kAmxMinSide || p.K < kAmxMinDepth)
       return false;
-    return in_range_on_threads(p.A, p.trans_a ? p.K : p.M, p.trans_a ? p.M : p.K, p.lda) &&
-           in_range_on_threads(p.B, p.trans_b ? p.N : p.K, p.trans_b ? p.K : p.N, p.ldb);
+    return p.beta == 0.0f ||
+           (in_range_on_threads(p.A, p.trans_a ? p.K : p.M, p.trans_a ? p.M : p.K, p.lda) &&
+            in_range_on_threads(p.B, p.trans_b ? p.N : p.K, p.trans_b ? p.K : p.N, p.ldb));
   }
 #endif
   return false;
 }
 
 // Part `rank` of `team` threads' work on p on the AMX path: one block of a grid of tiles.
+// False when an operand value it split was out of the split's range.
 template <typename T>
-void amx_part([[maybe_unused]] const Problem<T>& p, [[maybe_unused]] int team,
+bool amx_part([[maybe_unused]] const Problem<T>& p, [[maybe_unused]] int team,
               [[maybe_unused]] int rank) {
 #ifdef EMBER_HAVE_AMX_PATH
   if constexpr (std::is_same_v<T, float>) {
     constexpr int64_t MR = gemm_amx::kRows, NR = gemm_amx::kCols;
     const gemm_amx::Oriented o = gemm_amx::orient(p);
     const Grid g = choose_grid(team, o.p.M, o.p.N, MR, NR);
-    if (rank >= g.tm * g.tn) return;
+    if (rank >= g.tm * g.tn) return true;
     const GridBlock b = grid_block(g, rank, o.p.M, o.p.N, MR, NR);
-    if (!b.empty()) gemm_amx::gemm_block(o, b.m0, b.m1, b.n0, b.n1);
+    return b.empty() || gemm_amx::gemm_block(o, b.m0, b.m1, b.n0, b.n1);
   }
 #endif
+  return true;
 }
 
-// p on the AMX path with a team of `threads`.
+// p on the AMX path with a team of `threads`; false when an operand value was out of range.
 template <typename T>
-void amx_run([[maybe_unused]] const Problem<T>& p, [[maybe_unused]] int threads) {
+bool amx_run([[maybe_unused]] const Problem<T>& p, [[maybe_unused]] int threads) {
+  bool in_range = true;
 #ifdef EMBER_HAVE_AMX_PATH
   if constexpr (std::is_same_v<T, float>) {
     const gemm_amx::Oriented o = gemm_amx::orient(p);
     const Grid g = choose_grid(threads, o.p.M, o.p.N, gemm_amx::kRows, gemm_amx::kCols);
     const int tasks = static_cast<int>(g.tm * g.tn);
-    if (tasks == 1) {
-      amx_part(p, 1, 0);
-      return;
-    }
-#pragma omp parallel for num_threads(tasks) schedule(static)
-    for (int task = 0; task < tasks; ++task) amx_part(p, tasks, task);
+    if (tasks == 1) return amx_part(p, 1, 0);
+#pragma omp parallel for num_threads(tasks) schedule(static) reduction(&& : in_range)
+    for (int task = 0; task < tasks; ++task) in_range = amx_part(p, tasks, task) && in_range;
   }
 #endif
+  return in_range;
+}
+
+// p on the FMA path (with_kernels' microkernels) with a team of `threads`.
+template <typename T>
+void fma_run(const Problem<T>& p, int threads) {
+  with_kernels(p, threads, [&](auto tile, const KernelSet<T>& ks) {
+    gemm_run<T, decltype(tile)::MR, decltype(tile)::NR>(p, threads, ks);
+  });
 }
 
 // C = beta * C, the whole GEMM when K == 0 or alpha == 0 (A and B are then not read, as in BLAS).
@@ -566,31 +578,25 @@ void gemm_with_threads(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t
     return;
   }
   const Problem<T> p{trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc};
-  if (runs_on_amx(p)) {
-    amx_run(p, threads);
-    return;
-  }
-  with_kernels(p, threads, [&](auto tile, const KernelSet<T>& ks) {
-    gemm_run<T, decltype(tile)::MR, decltype(tile)::NR>(p, threads, ks);
-  });
+  if (runs_on_amx(p) && amx_run(p, threads)) return;
+  fma_run(p, threads);
 }
 
 // Part `rank` of the work of a team of `team` threads on p (see Plan), for a parallel region
-// that runs every rank; `amx` is runs_on_amx(p), asked once before the region.
+// that runs every rank; `amx` is runs_on_amx(p), asked once before the region. False when the
+// AMX path met an operand value out of its range (then p must be redone, see amx_run).
 template <typename T>
-void gemm_part(const Problem<T>& p, int team, int rank, bool amx) {
-  if (p.M <= 0 || p.N <= 0) return;
+bool gemm_part(const Problem<T>& p, int team, int rank, bool amx) {
+  if (p.M <= 0 || p.N <= 0) return true;
   if (p.K <= 0 || p.alpha == T(0)) {
     if (rank == 0) scale_c(p.M, p.N, p.beta, p.C, p.ldc, 1);
-    return;
+    return true;
   }
-  if (amx) {
-    amx_part(p, team, rank);
-    return;
-  }
+  if (amx) return amx_part(p, team, rank);
   with_kernels(p, team, [&](auto tile, const KernelSet<T>& ks) {
     gemm_run_part<T, decltype(tile)::MR, decltype(tile)::NR>(p, team, rank, ks);
   });
+  return true;
 }
 
 }  // namespace
@@ -629,13 +635,16 @@ void gemm_pair(const GemmProblem<T>& first, const GemmProblem<T>& second) {
   const int first_team =
       static_cast<int>(std::clamp<int64_t>((threads * work1 + total / 2) / total, 1, threads - 1));
   const bool amx1 = runs_on_amx(first), amx2 = runs_on_amx(second);
-#pragma omp parallel for num_threads(threads) schedule(static)
+  bool done1 = true, done2 = true;
+#pragma omp parallel for num_threads(threads) schedule(static) reduction(&& : done1, done2)
   for (int rank = 0; rank < threads; ++rank) {
     if (rank < first_team)
-      gemm_part(first, first_team, rank, amx1);
+      done1 = gemm_part(first, first_team, rank, amx1) && done1;
     else
-      gemm_part(second, threads - first_team, rank - first_team, amx2);
+      done2 = gemm_part(second, threads - first_team, rank - first_team, amx2) && done2;
   }
+  if (!done1) fma_run(first, threads);
+  if (!done2) fma_run(second, threads);
 }
 
 template <typename T>

@@ -10,16 +10,21 @@
 //    GEMM with the pieces laid out along k. On one core of this VM a product takes 15 cycles
 //    (the unit's peak) with its operands in L1, ~17-20 streaming B from L2.
 //  * Cache blocking: B is packed KC x NC (512 x 384 at 6 bytes per element: 1.2 MiB, in L2);
-//    A one 16-row panel at a time (16 x 512: 48 KiB). C stays in tiles for a whole K block: each
-//    tile store drains the unit's pipeline (~400 cycles for the four tiles measured), so long K
-//    blocks pay; against KC = 256 / NC = 768, 1024^3 ran 8% faster and 2048^3 15%.
+//    A one 16-row panel at a time (16 x 512: 48 KiB). C stays in tiles for a whole K block; long
+//    K blocks load and store C, and pack A, fewer times: against KC = 256 / NC = 768, 1024^3 ran
+//    8% faster and 2048^3 15%. (Storing the four C tiles after as few as 48 products costs ~1%.)
 //  * Packing: a 16 x 32 block of op(A) or 32 x 16 of op(B) is split with integer rounding (no
 //    shuffles: the vector ports are the packing's bottleneck) and stored as tiles want it: A rows
 //    along k, B as pairs of k (VNNI) along n. Operands stored the other way round go through
 //    16 x 16 in-register transposes first; orient() computes C^T = op(B)^T op(A)^T instead when
 //    that transposes fewer values.
+//  * Range: the split is exact only for values in range (gemm_amx.h); each value is checked as
+//    it is split, in the same registers, rather than in a pass of its own over the operands
+//    (which cost 2-6% of a product, up to ~0.14 ms for a 1024 x 1024 operand from memory).
+//    gemm_block reports what it saw and the driver redoes an out-of-range product elsewhere.
 //  * Edges: A rows and B columns past the matrix, and k past K, are packed as zeros; C tiles that
-//    overhang M or N (or all of a transposed C) go through a local block.
+//    overhang M or N (or all of a transposed C) go through a local block, and a last block
+//    narrower than 64 columns runs only the column tiles it needs (N = 784 ends with 16).
 #include "cpu/gemm_amx.h"
 
 #include <immintrin.h>
@@ -108,6 +113,26 @@ inline Pieces split(__m512 x) {
   return {hi, mid, _mm512_sub_ps(r, mid)};
 }
 
+// Whether every value seen is 0 or has magnitude in [2^-103, 2^127), where the split is exact:
+// a biased exponent in 24 .. 253, so on the bits of |x| at least kLow = 24 << 23 and below
+// kHigh = 254 << 23. The smallest |x| - 1 (zero wraps to the largest, and passes) and the
+// largest |x| are kept: min and max, not compares into masks, which all queue on one port.
+class Range {
+ public:
+  void add(__m512 x) {
+    const __m512i a = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7FFFFFFF));
+    low_ = _mm512_min_epu32(low_, _mm512_sub_epi32(a, _mm512_set1_epi32(1)));
+    high_ = _mm512_max_epu32(high_, a);
+  }
+  bool exact() const {
+    constexpr uint32_t kLow = 24u << 23, kHigh = 254u << 23;
+    return _mm512_reduce_min_epu32(low_) >= kLow - 1 && _mm512_reduce_max_epu32(high_) < kHigh;
+  }
+
+ private:
+  __m512i low_ = _mm512_set1_epi32(-1), high_ = _mm512_setzero_si512();
+};
+
 // 32 bfloat16 from two vectors of bfloat16-exact floats: low's 16, then high's.
 inline __m512i bf16_words(__m512 low, __m512 high) {
   return (__m512i)_mm512_cvtne2ps_pbh(high, low);
@@ -155,7 +180,9 @@ inline void transpose16(__m512 r[16]) {
 }
 
 // Row r of an A chunk's hi, mid and lo tiles from its 32 values along k.
-inline void store_a_row(uint16_t* dst, int r, __m512 k_low, __m512 k_high) {
+inline void store_a_row(uint16_t* dst, int r, __m512 k_low, __m512 k_high, Range& range) {
+  range.add(k_low);
+  range.add(k_high);
   const Pieces x0 = split(k_low), x1 = split(k_high);
   _mm512_store_si512(dst + r * kChunk, bf16_words(x0.hi, x1.hi));
   _mm512_store_si512(dst + kTileWords + r * kChunk, bf16_words(x0.mid, x1.mid));
@@ -163,7 +190,9 @@ inline void store_a_row(uint16_t* dst, int r, __m512 k_low, __m512 k_high) {
 }
 
 // Row r of a B chunk's hi, mid and lo tiles from the values at k = 2r and 2r + 1 of 16 columns.
-inline void store_b_row(uint16_t* dst, int r, __m512 k_even, __m512 k_odd) {
+inline void store_b_row(uint16_t* dst, int r, __m512 k_even, __m512 k_odd, Range& range) {
+  range.add(k_even);
+  range.add(k_odd);
   const Pieces even = split(k_even), odd = split(k_odd);
   _mm512_store_si512(dst + r * kChunk, bf16_pairs(even.hi, odd.hi));
   _mm512_store_si512(dst + kTileWords + r * kChunk, bf16_pairs(even.mid, odd.mid));
@@ -183,33 +212,34 @@ inline void load_transposed_32x16(const float* src, int64_t ld, int64_t rows, in
 }
 
 // One 32-k chunk of a 16-row A panel: op(A)[i0 + r, k0 + k] for r < rows, k < ks (zeros past
-// them), as the hi, mid and lo tiles, each row 32 consecutive k.
+// them), as the hi, mid and lo tiles, each row 32 consecutive k; the values go into `range`.
 void pack_a_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t i0, int64_t rows,
-                  int64_t k0, int64_t ks) {
+                  int64_t k0, int64_t ks, Range& range) {
   if (!p.trans_a) {
     for (int r = 0; r < 16; ++r) {
       const float* row = p.A + (i0 + r) * p.lda + k0;
       const bool in = r < rows;
       store_a_row(dst, r, in ? load_first(row, ks) : _mm512_setzero_ps(),
-                  in ? load_first(row + 16, ks - 16) : _mm512_setzero_ps());
+                  in ? load_first(row + 16, ks - 16) : _mm512_setzero_ps(), range);
     }
     return;
   }
   // op(A)(i, k) = A[k * lda + i]: 32 rows of A along k, 16 columns along i, transposed.
   __m512 k_low[16], k_high[16];
   load_transposed_32x16(p.A + k0 * p.lda + i0, p.lda, ks, rows, k_low, k_high);
-  for (int r = 0; r < 16; ++r) store_a_row(dst, r, k_low[r], k_high[r]);
+  for (int r = 0; r < 16; ++r) store_a_row(dst, r, k_low[r], k_high[r], range);
 }
 
 // One 32-k chunk of 16 columns of op(B): op(B)[k0 + k, j0 + c] for k < ks, c < cols (zeros past
-// them), as the hi, mid and lo tiles, each row the pairs (k, k + 1) of the 16 columns.
+// them), as the hi, mid and lo tiles, each row the pairs (k, k + 1) of the 16 columns; the
+// values go into `range`.
 void pack_b_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_t ks, int64_t j0,
-                  int64_t cols) {
+                  int64_t cols, Range& range) {
   if (!p.trans_b) {
     for (int r = 0; r < 16; ++r) {
       const float* even = p.B + (k0 + 2 * r) * p.ldb + j0;
       store_b_row(dst, r, 2 * r < ks ? load_first(even, cols) : _mm512_setzero_ps(),
-                  2 * r + 1 < ks ? load_first(even + p.ldb, cols) : _mm512_setzero_ps());
+                  2 * r + 1 < ks ? load_first(even + p.ldb, cols) : _mm512_setzero_ps(), range);
     }
     return;
   }
@@ -225,8 +255,8 @@ void pack_b_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_
   transpose16(k_low);
   transpose16(k_high);
   for (int r = 0; r < 8; ++r) {
-    store_b_row(dst, r, k_low[2 * r], k_low[2 * r + 1]);
-    store_b_row(dst, 8 + r, k_high[2 * r], k_high[2 * r + 1]);
+    store_b_row(dst, r, k_low[2 * r], k_low[2 * r + 1], range);
+    store_b_row(dst, 8 + r, k_high[2 * r], k_high[2 * r + 1], range);
   }
 }
 
@@ -234,50 +264,57 @@ void pack_b_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_
 // chunk across the panels, so that a transposed A (stored K x M) is read along its rows, a few
 // hundred bytes of each at a time, not 64 bytes from each of kc rows a page apart per panel.
 void pack_a(uint16_t* dst, const GemmProblem<float>& p, int64_t i0, int64_t i1, int64_t k0,
-            int64_t kc, int64_t panel_words) {
+            int64_t kc, int64_t panel_words, Range& range) {
   for (int64_t k = 0; k < kc; k += kChunk, dst += kPanelChunkWords)
     for (int64_t i = i0; i < i1; i += kRows)
       pack_a_chunk(dst + (i - i0) / kRows * panel_words, p, i, std::min<int64_t>(kRows, i1 - i),
-                   k0 + k, std::min<int64_t>(kChunk, kc - k));
+                   k0 + k, std::min<int64_t>(kChunk, kc - k), range);
 }
 
 // One 64-column panel of op(B) over k0 .. k0 + kc: per chunk, per 16 columns.
 void pack_b(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_t kc, int64_t j0,
-            int64_t cols) {
-  for (int64_t k = 0; k < kc; k += kChunk)
-    for (int t = 0; t < kColumnTiles; ++t, dst += 3 * kTileWords)
-      pack_b_chunk(dst, p, k0 + k, std::min<int64_t>(kChunk, kc - k), j0 + 16 * t,
-                   cols - 16 * t);
+            int64_t cols, Range& range) {
+  for (int64_t k = 0; k < kc; k += kChunk, dst += kBChunkWords)
+    for (int t = 0; t < kColumnTiles && 16 * t < cols; ++t)  // the kernel skips tiles past C
+      pack_b_chunk(dst + t * 3 * kTileWords, p, k0 + k, std::min<int64_t>(kChunk, kc - k),
+                   j0 + 16 * t, cols - 16 * t, range);
 }
 
 // Tiles 0-3: C; 4, 5, 6: A's hi, mid, lo; 7: one piece of B. Six products per column tile.
-#define EMBER_AMX_COLUMN(c)               \
-  _tile_loadd(7, b, 64);                  \
-  _tile_dpbf16ps(c, 4, 7);                \
-  _tile_dpbf16ps(c, 5, 7);                \
-  _tile_dpbf16ps(c, 6, 7);                \
-  _tile_loadd(7, b + kTileWords, 64);     \
-  _tile_dpbf16ps(c, 4, 7);                \
-  _tile_dpbf16ps(c, 5, 7);                \
-  _tile_loadd(7, b + 2 * kTileWords, 64); \
-  _tile_dpbf16ps(c, 4, 7);                \
-  b += 3 * kTileWords;
+#define EMBER_AMX_COLUMN(c)                 \
+  if constexpr (c < kTiles) {               \
+    _tile_loadd(7, b, 64);                  \
+    _tile_dpbf16ps(c, 4, 7);                \
+    _tile_dpbf16ps(c, 5, 7);                \
+    _tile_dpbf16ps(c, 6, 7);                \
+    _tile_loadd(7, b + kTileWords, 64);     \
+    _tile_dpbf16ps(c, 4, 7);                \
+    _tile_dpbf16ps(c, 5, 7);                \
+    _tile_loadd(7, b + 2 * kTileWords, 64); \
+    _tile_dpbf16ps(c, 4, 7);                \
+    b += 3 * kTileWords;                    \
+  }
+#define EMBER_AMX_C_TILES(op)                                \
+  op(0, c);                                                  \
+  if constexpr (kTiles > 1) op(1, c + 16);                   \
+  if constexpr (kTiles > 2) op(2, c + 32);                   \
+  if constexpr (kTiles > 3) op(3, c + 48);
+#define EMBER_AMX_LOAD_C(t, at) _tile_loadd(t, at, ldc_bytes)
+#define EMBER_AMX_ZERO_C(t, at) _tile_zero(t)
+#define EMBER_AMX_STORE_C(t, at) _tile_stored(t, at, ldc_bytes)
 
-// C[16 x 64] (+)= A panel x B panel over `chunks` chunks of 32 k.
-void kernel(int64_t chunks, const uint16_t* a, const uint16_t* b, float* c, int64_t ldc_bytes,
-            bool accumulate) {
+// C[16 x 16 kTiles] (+)= A panel x the first kTiles column tiles of a B panel, over `chunks`
+// chunks of 32 k.
+template <int kTiles>
+void kernel_tiles(int64_t chunks, const uint16_t* a, const uint16_t* b_panel, float* c,
+                  int64_t ldc_bytes, bool accumulate) {
   if (accumulate) {
-    _tile_loadd(0, c, ldc_bytes);
-    _tile_loadd(1, c + 16, ldc_bytes);
-    _tile_loadd(2, c + 32, ldc_bytes);
-    _tile_loadd(3, c + 48, ldc_bytes);
+    EMBER_AMX_C_TILES(EMBER_AMX_LOAD_C)
   } else {
-    _tile_zero(0);
-    _tile_zero(1);
-    _tile_zero(2);
-    _tile_zero(3);
+    EMBER_AMX_C_TILES(EMBER_AMX_ZERO_C)
   }
   for (int64_t q = 0; q < chunks; ++q, a += kPanelChunkWords) {
+    const uint16_t* b = b_panel + q * kBChunkWords;
     _tile_loadd(4, a, 64);
     _tile_loadd(5, a + kTileWords, 64);
     _tile_loadd(6, a + 2 * kTileWords, 64);
@@ -286,35 +323,37 @@ void kernel(int64_t chunks, const uint16_t* a, const uint16_t* b, float* c, int6
     EMBER_AMX_COLUMN(2)
     EMBER_AMX_COLUMN(3)
   }
-  _tile_stored(0, c, ldc_bytes);
-  _tile_stored(1, c + 16, ldc_bytes);
-  _tile_stored(2, c + 32, ldc_bytes);
-  _tile_stored(3, c + 48, ldc_bytes);
+  EMBER_AMX_C_TILES(EMBER_AMX_STORE_C)
 }
 #undef EMBER_AMX_COLUMN
+#undef EMBER_AMX_C_TILES
+#undef EMBER_AMX_LOAD_C
+#undef EMBER_AMX_ZERO_C
+#undef EMBER_AMX_STORE_C
+
+// C[16 x cols] (+)= A panel x B panel: only the column tiles that hold columns of C run, so a
+// last block of 16 columns (as of N = 784) costs a quarter of a full one.
+void kernel(int64_t cols, int64_t chunks, const uint16_t* a, const uint16_t* b, float* c,
+            int64_t ldc_bytes, bool accumulate) {
+  switch (ceil_div(cols, 16)) {
+    case 1: return kernel_tiles<1>(chunks, a, b, c, ldc_bytes, accumulate);
+    case 2: return kernel_tiles<2>(chunks, a, b, c, ldc_bytes, accumulate);
+    case 3: return kernel_tiles<3>(chunks, a, b, c, ldc_bytes, accumulate);
+    default: return kernel_tiles<4>(chunks, a, b, c, ldc_bytes, accumulate);
+  }
+}
 
 }  // namespace
 
 bool operands_in_range(const float* X, int64_t rows, int64_t cols, int64_t ld) {
-  // |x| in [2^-103, 2^127) is a biased exponent in 24 .. 253: on the bits of |x|, at least
-  // kLow = 24 << 23 and below kHigh = 254 << 23. Zero passes: the smallest |x| - 1 over the
-  // matrix (zero wraps to the largest) must reach kLow - 1, the largest |x| stay below kHigh.
-  // Min and max, not compares into masks: those all queue on one port.
-  constexpr uint32_t kLow = 24u << 23, kHigh = 254u << 23;
-  const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF), one = _mm512_set1_epi32(1);
-  __m512i low = _mm512_set1_epi32(-1), high = _mm512_setzero_si512();
-  const auto visit = [&](__m512i bits) {
-    const __m512i a = _mm512_and_si512(bits, abs_mask);
-    low = _mm512_min_epu32(low, _mm512_sub_epi32(a, one));
-    high = _mm512_max_epu32(high, a);
-  };
+  Range range;
   for (int64_t i = 0; i < rows; ++i) {
     const float* row = X + i * ld;
     int64_t j = 0;
-    for (; j + 16 <= cols; j += 16) visit(_mm512_loadu_si512(row + j));
-    if (j < cols) visit(_mm512_maskz_loadu_epi32(first(cols - j), row + j));
+    for (; j + 16 <= cols; j += 16) range.add(_mm512_loadu_ps(row + j));
+    if (j < cols) range.add(load_first(row + j, cols - j));
   }
-  return _mm512_reduce_min_epu32(low) >= kLow - 1 && _mm512_reduce_max_epu32(high) < kHigh;
+  return range.exact();
 }
 
 Oriented orient(const GemmProblem<float>& p) {
@@ -356,11 +395,11 @@ void store_transposed(float* c_t, int64_t ldc, const float* tile, int64_t rows, 
 
 }  // namespace
 
-void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+bool gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const GemmProblem<float>& p = o.p;
   // The packed B block (6 bytes per element) fills up to kBBlockBytes of L2: wider than kNc when
   // K is short (then A is packed fewer times), deeper than kKc when N is narrow (then C's tiles
-  // are stored fewer times: each store drains the tile pipeline). Block edges fall on whole
+  // are loaded and stored fewer times). Block edges fall on whole
   // tiles and 32-k chunks, and the sums run chunk after chunk either way, so results do not
   // depend on the block sizes.
   const int64_t kc_floor = std::min(round_up(p.K, kChunk), kKc);
@@ -379,6 +418,7 @@ void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n
   uint16_t* b_block =
       b_buffer.get(static_cast<size_t>(nc_max / kCols * chunks_max * kBChunkWords));
   const int64_t ldc_bytes = p.ldc * static_cast<int64_t>(sizeof(float));
+  Range range;  // of every value split: all of the block's operands
   TileScope tiles;
   for (int64_t jc = n0; jc < n1; jc += nc_max) {
     const int64_t nc = std::min(nc_max, n1 - jc);
@@ -388,11 +428,12 @@ void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n
       const int64_t panel_words = chunks * kBChunkWords;
       for (int64_t jr = 0; jr < nc; jr += kCols)
         pack_b(b_block + jr / kCols * panel_words, p, pc, kc, jc + jr,
-               std::min<int64_t>(kCols, nc - jr));
+               std::min<int64_t>(kCols, nc - jr), range);
       const bool accumulate = pc > 0 || p.beta != 0.0f;
       const int64_t a_words = chunks * kPanelChunkWords;
       for (int64_t ir = m0; ir < m1; ir += kRows) {
-        if ((ir - m0) % mc_max == 0) pack_a(a_block, p, ir, std::min(m1, ir + mc_max), pc, kc, a_words);
+        if ((ir - m0) % mc_max == 0)
+          pack_a(a_block, p, ir, std::min(m1, ir + mc_max), pc, kc, a_words, range);
         const uint16_t* a_panel = a_block + (ir - m0) % mc_max / kRows * a_words;
         const int64_t rows = std::min<int64_t>(kRows, m1 - ir);
         for (int64_t jr = 0; jr < nc; jr += kCols) {
@@ -402,26 +443,27 @@ void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n
             float* c_t = p.C + (jc + jr) * p.ldc + ir;
             alignas(64) float tile[kRows * kCols];
             if (accumulate) load_transposed(tile, c_t, p.ldc, rows, cols);
-            kernel(chunks, a_panel, b_panel, tile, kCols * 4, accumulate);
+            kernel(cols, chunks, a_panel, b_panel, tile, kCols * 4, accumulate);
             store_transposed(c_t, p.ldc, tile, rows, cols);
             continue;
           }
           float* c = p.C + ir * p.ldc + jc + jr;
           if (rows == kRows && cols == kCols) {
-            kernel(chunks, a_panel, b_panel, c, ldc_bytes, accumulate);
+            kernel(cols, chunks, a_panel, b_panel, c, ldc_bytes, accumulate);
             continue;
           }
           alignas(64) float tile[kRows * kCols];
           if (accumulate)
             for (int64_t r = 0; r < rows; ++r)
               std::memcpy(tile + r * kCols, c + r * p.ldc, static_cast<size_t>(cols) * 4);
-          kernel(chunks, a_panel, b_panel, tile, kCols * 4, accumulate);
+          kernel(cols, chunks, a_panel, b_panel, tile, kCols * 4, accumulate);
           for (int64_t r = 0; r < rows; ++r)
             std::memcpy(c + r * p.ldc, tile + r * kCols, static_cast<size_t>(cols) * 4);
         }
       }
     }
   }
+  return range.exact();
 }
 
 }  // namespace ember::cpu::gemm_amx

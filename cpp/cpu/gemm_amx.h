@@ -42,8 +42,10 @@ struct Oriented {
 Oriented orient(const GemmProblem<float>& p);
 
 // Rows m0:m1, columns n0:n1 of o's product (of C^T when transposed), for alpha == 1 and beta in
-// {0, 1}; m0 a multiple of kRows, n0 of kCols. The K blocks depend on K alone, so results do not
-// depend on how the product is split among threads.
-void gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
+// {0, 1}; m0 a multiple of kRows, n0 of kCols. Results do not depend on how the product is split
+// among threads. Returns whether every operand value it split was in range (see
+// operands_in_range): when not, the block of C holds no meaningful result, and the caller
+// computes the product another way (with beta == 1, it must have checked the operands first).
+bool gemm_block(const Oriented& o, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
 }  // namespace ember::cpu::gemm_amx
