@@ -424,7 +424,7 @@ struct Tile {
 // Calls run(Tile<MR, NR>{}, kernels) with the SIMD path's kernels for this product on a team of
 // `threads`.
 template <typename F>
-void with_kernels(const Problem<float>& p, int threads, F&& run) {
+void with_kernels([[maybe_unused]] const Problem<float>& p, int threads, F&& run) {
   namespace d = gemm_detail;
 #ifdef EMBER_HAVE_AVX512_PATH
   if (use_avx512() &&
@@ -449,7 +449,7 @@ void with_kernels(const Problem<float>& p, int threads, F&& run) {
 }
 
 template <typename F>
-void with_kernels(const Problem<double>& p, int threads, F&& run) {
+void with_kernels([[maybe_unused]] const Problem<double>& p, int threads, F&& run) {
   namespace d = gemm_detail;
   (void)threads;
 #ifdef EMBER_HAVE_AVX512_PATH

@@ -109,7 +109,7 @@ void max_pool2d_forward(T* out, int64_t* indices, const T* inp, const Pool2dShap
   const int tile = tiled_window(s);
   // 2x2 float windows take the widest vector path: 16 (AVX-512) or 8 (AVX2) outputs per step.
   [[maybe_unused]] bool wide = false, avx2_wide = false;
-  const bool vector_candidate = std::is_same_v<T, float> && tile == 2;
+  [[maybe_unused]] const bool vector_candidate = std::is_same_v<T, float> && tile == 2;
 #ifdef EMBER_HAVE_AVX512_PATH
   wide = vector_candidate && use_avx512();
 #endif

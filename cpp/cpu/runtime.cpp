@@ -38,7 +38,7 @@ namespace {
 
 // AMX-TILE, AMX-BF16, AVX512BW and AVX512-BF16 in CPUID, and Linux (5.16 on) granting this
 // process the 8 KiB tile state, which it hands out only on request. Asked once.
-bool amx_supported() {
+[[maybe_unused]] bool amx_supported() {
 #if defined(EMBER_HAVE_AMX_PATH) && defined(__linux__)
   static const bool supported = [] {
     unsigned a, b, c, d;
