@@ -63,8 +63,9 @@ class device:
                 return False
         return self is other
 
-    def __hash__(self) -> int:
-        return hash((self.type, self.index))
+    # Interned, so identity is equality: the C-level identity hash (dicts keyed by device, e.g.
+    # the optimizers' per-device batches, skip a Python call).
+    __hash__ = object.__hash__
 
     def __reduce__(self):
         return (device, (str(self),))
