@@ -14,7 +14,8 @@
 //
 // The split is exact only for |x| in [2^-103, 2^127) or x == 0: AMX reads bfloat16 subnormals as
 // zero, and an infinity or NaN would meet zero pieces (inf * 0 = NaN where float32 gives inf).
-// operands_in_range says whether a matrix qualifies; the driver keeps the FMA path otherwise.
+// gemm_block checks each value as it splits it, and operands_in_range a whole matrix; products
+// with a value out of range run on the FMA path (gemm.cpp's runs_on_amx).
 // AMX also flushes subnormal products to zero, so terms a*b below ~2^-103 (1e-31) lose their
 // low bits: an absolute error under 2^-126 each, where float32 FMAs would keep subnormals.
 #pragma once
