@@ -179,24 +179,17 @@ inline void transpose16(__m512 r[16]) {
   }
 }
 
-// Row r of an A chunk's hi, mid and lo tiles from its 32 values along k.
-inline void store_a_row(uint16_t* dst, int r, __m512 k_low, __m512 k_high, Range& range) {
-  range.add(k_low);
-  range.add(k_high);
-  const Pieces x0 = split(k_low), x1 = split(k_high);
-  _mm512_store_si512(dst + r * kChunk, bf16_words(x0.hi, x1.hi));
-  _mm512_store_si512(dst + kTileWords + r * kChunk, bf16_words(x0.mid, x1.mid));
-  _mm512_store_si512(dst + 2 * kTileWords + r * kChunk, bf16_words(x0.lo, x1.lo));
-}
-
-// Row r of a B chunk's hi, mid and lo tiles from the values at k = 2r and 2r + 1 of 16 columns.
-inline void store_b_row(uint16_t* dst, int r, __m512 k_even, __m512 k_odd, Range& range) {
-  range.add(k_even);
-  range.add(k_odd);
-  const Pieces even = split(k_even), odd = split(k_odd);
-  _mm512_store_si512(dst + r * kChunk, bf16_pairs(even.hi, odd.hi));
-  _mm512_store_si512(dst + kTileWords + r * kChunk, bf16_pairs(even.mid, odd.mid));
-  _mm512_store_si512(dst + 2 * kTileWords + r * kChunk, bf16_pairs(even.lo, odd.lo));
+// Row r of a chunk's hi, mid and lo tiles from two vectors of values, which go into `range`
+// first. `join` lays them out as the tiles want: bf16_words for an A row (32 values along k),
+// bf16_pairs for a B row (the values at k = 2r and 2r + 1 of 16 columns).
+template <__m512i (*join)(__m512, __m512)>
+inline void store_row(uint16_t* dst, int r, __m512 first, __m512 second, Range& range) {
+  range.add(first);
+  range.add(second);
+  const Pieces x = split(first), y = split(second);
+  _mm512_store_si512(dst + r * kChunk, join(x.hi, y.hi));
+  _mm512_store_si512(dst + kTileWords + r * kChunk, join(x.mid, y.mid));
+  _mm512_store_si512(dst + 2 * kTileWords + r * kChunk, join(x.lo, y.lo));
 }
 
 // 32 x 16 values src[j * ld + i] (j < 32 rows, i < 16 columns; zero past `rows` and `cols`)
@@ -219,15 +212,16 @@ void pack_a_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t i0, int64_
     for (int r = 0; r < 16; ++r) {
       const float* row = p.A + (i0 + r) * p.lda + k0;
       const bool in = r < rows;
-      store_a_row(dst, r, in ? load_first(row, ks) : _mm512_setzero_ps(),
-                  in ? load_first(row + 16, ks - 16) : _mm512_setzero_ps(), range);
+      const __m512 k_low = in ? load_first(row, ks) : _mm512_setzero_ps();
+      const __m512 k_high = in ? load_first(row + 16, ks - 16) : _mm512_setzero_ps();
+      store_row<bf16_words>(dst, r, k_low, k_high, range);
     }
     return;
   }
   // op(A)(i, k) = A[k * lda + i]: 32 rows of A along k, 16 columns along i, transposed.
   __m512 k_low[16], k_high[16];
   load_transposed_32x16(p.A + k0 * p.lda + i0, p.lda, ks, rows, k_low, k_high);
-  for (int r = 0; r < 16; ++r) store_a_row(dst, r, k_low[r], k_high[r], range);
+  for (int r = 0; r < 16; ++r) store_row<bf16_words>(dst, r, k_low[r], k_high[r], range);
 }
 
 // One 32-k chunk of 16 columns of op(B): op(B)[k0 + k, j0 + c] for k < ks, c < cols (zeros past
@@ -238,8 +232,9 @@ void pack_b_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_
   if (!p.trans_b) {
     for (int r = 0; r < 16; ++r) {
       const float* even = p.B + (k0 + 2 * r) * p.ldb + j0;
-      store_b_row(dst, r, 2 * r < ks ? load_first(even, cols) : _mm512_setzero_ps(),
-                  2 * r + 1 < ks ? load_first(even + p.ldb, cols) : _mm512_setzero_ps(), range);
+      const __m512 k_even = 2 * r < ks ? load_first(even, cols) : _mm512_setzero_ps();
+      const __m512 k_odd = 2 * r + 1 < ks ? load_first(even + p.ldb, cols) : _mm512_setzero_ps();
+      store_row<bf16_pairs>(dst, r, k_even, k_odd, range);
     }
     return;
   }
@@ -255,8 +250,8 @@ void pack_b_chunk(uint16_t* dst, const GemmProblem<float>& p, int64_t k0, int64_
   transpose16(k_low);
   transpose16(k_high);
   for (int r = 0; r < 8; ++r) {
-    store_b_row(dst, r, k_low[2 * r], k_low[2 * r + 1], range);
-    store_b_row(dst, 8 + r, k_high[2 * r], k_high[2 * r + 1], range);
+    store_row<bf16_pairs>(dst, r, k_low[2 * r], k_low[2 * r + 1], range);
+    store_row<bf16_pairs>(dst, 8 + r, k_high[2 * r], k_high[2 * r + 1], range);
   }
 }
 
